@@ -1,0 +1,221 @@
+"""The `catalog-sync` command. Exit codes: 0 success, 1 the run failed, 2 usage or configuration error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sync_core.errors import ConfigError, ConnectorError, PersistenceError, SyncError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _quiet_prefect() -> None:
+    # Offline machines: Prefect's telemetry would only log connection errors.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def _settings() -> Any:
+    from sync_core.settings import load_settings
+
+    return load_settings()
+
+
+def preflight(*, source: bool, target: bool) -> Any:
+    """Settings, database and supplier token checked before any flow starts; user mistakes raise SyncError."""
+    from sync_core.db import upgrade
+
+    settings = _settings()
+    needed = (["anar360_base", "anar360_token"] if source else []) + (["sazito_base", "sazito_key"] if target else [])
+    settings.require(*needed)
+    upgrade(settings.database_url)
+    if source:
+        from sync_core.connectors.anar360 import Anar360
+
+        with Anar360(settings) as anar360:
+            anar360.check()
+    return settings
+
+
+def print_summary(summary: dict[str, Any], out: Any = sys.stdout) -> None:
+    """Aligned `name  value` lines of a run summary."""
+    skip = {"diffs", "reasons", "replay"}
+    for name, value in summary.items():
+        if name not in skip and value is not None:
+            print(f"  {name:<12} {value}", file=out)
+    for group in ("reasons", "replay"):
+        for reason, n in sorted((summary.get(group) or {}).items()):
+            print(f"  {group[:-1] if group == 'reasons' else group:<12} {reason}: {n}", file=out)
+    for diff in summary.get("diffs") or []:
+        print(f"  would write  {diff['kind']} of {diff['target']} ({diff['source']}): {diff['value']}", file=out)
+
+
+def _run_flow(flow: Callable[..., dict[str, Any]], **params: Any) -> int:
+    _quiet_prefect()
+    try:
+        summary = flow(**params)
+    except Exception as exc:  # the flow has recorded the failure; say it in one line
+        print(f"catalog-sync: run failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+              file=sys.stderr)
+        return EXIT_FAILED
+    print_summary(summary)
+    return EXIT_FAILED if summary.get("status") == "failed" else EXIT_OK
+
+
+def cmd_sync_products(args: argparse.Namespace) -> int:
+    preflight(source=True, target=True)
+    from flows.sync_products import sync_products
+
+    scope = "full" if args.full else "incremental"
+    return _run_flow(sync_products, scope=scope, since_ms=args.since_ms, dry_run=args.dry_run)
+
+
+def cmd_sync_catalogue(args: argparse.Namespace) -> int:
+    preflight(source=False, target=True)
+    from flows.maintenance import sync_catalogue
+
+    return _run_flow(sync_catalogue)
+
+
+def cmd_retry_failures(args: argparse.Namespace) -> int:
+    preflight(source=False, target=True)
+    from flows.maintenance import retry_failures
+
+    return _run_flow(retry_failures, max_batches=args.max_batches)
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    from sync_core.health import health_report
+
+    report = health_report(_settings())
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(f"healthy      {report['healthy']}\ndatabase     {report['database']}")
+        for run in report.get("last_runs", []):
+            print(f"last run     {run['pipeline']} {run['scope']}: {run['status']}, {run['age_s']} s ago "
+                  f"(pushed {run['pushed']}, failed {run['failed']})")
+        print(f"circuits     {report.get('circuits') or 'none opened yet'}")
+        print(f"failures     {report.get('failures')}")
+        for problem in report["problems"]:
+            print(f"problem      {problem}")
+    return EXIT_OK if report["healthy"] else EXIT_FAILED
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from sync_core.db import upgrade
+    from sync_core.runs import recent_runs
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    print(f"{'id':>5} {'pipeline':<15} {'scope':<12} {'status':<8} {'started':<20} {'fetched':>7} {'pushed':>7} "
+          f"{'unchanged':>9} {'skipped':>7} {'failed':>6} {'requests':>8}")
+    for run in recent_runs(settings.database_url, limit=args.limit):
+        print(f"{run.id:>5} {run.pipeline:<15} {run.scope + (' dry' if run.dry_run else ''):<12} {run.status:<8} "
+              f"{run.started_at:%Y-%m-%d %H:%M:%S} {run.fetched:>7} {run.pushed:>7} {run.unchanged:>9} "
+              f"{run.skipped:>7} {run.failed:>6} {run.requests:>8}")
+    return EXIT_OK
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from sync_core.db import describe, upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    print(f"database {describe(settings.database_url)} is at the latest schema")
+    return EXIT_OK
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from sync_core.sandbox.catalogue import SandboxConfig
+    from sync_core.sandbox.server import serve
+
+    config = SandboxConfig(products=args.products, variants=args.variants, seed=args.seed,
+                           latency_ms=args.latency_ms, fault_rate=args.fault_rate, rate_limit=args.rate_limit)
+    base = f"http://{args.host}:{args.port}"
+    print(f"sandbox on {base}\n  ANAR360_BASE={base}/anar360/api/360  ANAR360_TOKEN={config.anar360_token}\n"
+          f"  SAZITO_BASE={base}/sazito/api/v1  SAZITO_KEY={config.sazito_key}", flush=True)
+    serve(config, host=args.host, port=args.port)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from catalog_sync.demo import run_demo
+
+    _quiet_prefect()
+    return run_demo(products=args.products, variants=args.variants, change=args.change)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="catalog-sync", description=(
+        "Sync supplier prices and stock into a store, as Prefect flows. Settings come from the environment "
+        "and .env (see .env.example)."))
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="full then incremental sync against a built-in sandbox, with a summary")
+    demo.add_argument("--products", type=int, default=500, help="sandbox products (default 500)")
+    demo.add_argument("--variants", type=int, default=3, help="variants per product (default 3)")
+    demo.add_argument("--change", type=int, default=15, help="variants changed before the incremental sync")
+    demo.set_defaults(handler=cmd_demo)
+
+    sandbox = sub.add_parser("sandbox", help="serve the Anar360 and Sazito simulators")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8360)
+    sandbox.add_argument("--products", type=int, default=200)
+    sandbox.add_argument("--variants", type=int, default=3)
+    sandbox.add_argument("--seed", type=int, default=1)
+    sandbox.add_argument("--latency-ms", type=int, default=0, help="added to every answer")
+    sandbox.add_argument("--fault-rate", type=float, default=0.0, help="fraction of calls answered 5xx")
+    sandbox.add_argument("--rate-limit", type=float, default=0.0, help="requests/s before 429 (0 = none)")
+    sandbox.set_defaults(handler=cmd_sandbox)
+
+    sync = sub.add_parser("sync", help="run a sync now").add_subparsers(dest="what", required=True, metavar="WHAT")
+    products = sync.add_parser("products", help="push changed prices and stock (incremental unless --full)")
+    products.add_argument("--full", action="store_true", help="list the whole catalogue, re-read the store")
+    products.add_argument("--since-ms", type=int, help="incremental window in ms back from now (overrides the cursor)")
+    products.add_argument("--dry-run", action="store_true", help="write nothing; show what would change")
+    products.set_defaults(handler=cmd_sync_products)
+    sync.add_parser("catalogue", help="re-read the store catalogue: links and current values").set_defaults(
+        handler=cmd_sync_catalogue)
+
+    retry = sub.add_parser("retry-failures", help="replay due failed writes; mark dead after FAILURE_MAX_ATTEMPTS")
+    retry.add_argument("--max-batches", type=int, default=10, help="batches of 200 replays at most (default 10)")
+    retry.set_defaults(handler=cmd_retry_failures)
+
+    health = sub.add_parser("health", help="database, last runs, circuits, failures (exit 1 when unhealthy)")
+    health.add_argument("--json", action="store_true", help="print JSON")
+    health.set_defaults(handler=cmd_health)
+
+    runs = sub.add_parser("runs", help="recent sync runs")
+    runs.add_argument("--limit", type=int, default=20)
+    runs.set_defaults(handler=cmd_runs)
+
+    db = sub.add_parser("db", help="database commands").add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db.add_parser("upgrade", help="apply migrations").set_defaults(handler=cmd_db_upgrade)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    if args.command == "sync" and args.what == "products" and args.full and args.since_ms is not None:
+        print("catalog-sync: --since-ms applies to incremental syncs, not --full", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.handler(args))
+    except (ConfigError, PersistenceError, ConnectorError) as exc:
+        print(f"catalog-sync: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SyncError as exc:
+        print(f"catalog-sync: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Database-backed sinks for the HTTP layer: request audit rows, semantic events, circuit-breaker state."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from sync_core.db import session_scope
+from sync_core.circuit import BreakerState
+from sync_core.http import RequestRecord
+from sync_core.runs import record_events
+from sync_core.tables import CircuitBreakerRow, ExternalRequest, utcnow
+from sync_core.upsert import upsert
+
+
+class DbAuditSink:
+    """Buffers request records and writes them to ``external_requests`` in batches (thread-safe)."""
+
+    def __init__(self, url: str, *, run_id: int | None, flush_every: int = 200) -> None:
+        self._url, self._run_id, self._flush_every = url, run_id, flush_every
+        self._lock = threading.Lock()
+        self._buffer: list[dict[str, Any]] = []
+        self.requests = 0
+
+    def record(self, rec: RequestRecord) -> None:
+        row = asdict(rec)
+        row["run_id"] = self._run_id
+        with self._lock:
+            self._buffer.append(row)
+            self.requests += 1
+            batch = self._take() if len(self._buffer) >= self._flush_every else []
+        self._write(batch)
+
+    def flush(self) -> None:
+        with self._lock:
+            batch = self._take()
+        self._write(batch)
+
+    def _take(self) -> list[dict[str, Any]]:
+        batch, self._buffer = self._buffer, []
+        return batch
+
+    def _write(self, batch: list[dict[str, Any]]) -> None:
+        if batch:
+            with session_scope(self._url) as session:
+                session.execute(sa.insert(ExternalRequest), batch)
+
+
+class DbEventSink:
+    """Writes the HTTP layer's semantic events (rate limited, circuit opened ...) to ``integration_events``."""
+
+    def __init__(self, url: str, *, run_id: int | None, pipeline: str, forward: Any = None) -> None:
+        self._url, self._run_id, self._pipeline, self._forward = url, run_id, pipeline, forward
+
+    def __call__(self, kind: str, data: dict[str, Any]) -> None:
+        record_events(self._url, run_id=self._run_id, pipeline=self._pipeline,
+                      events=[(kind, data.get("provider"), data)])
+        if self._forward is not None:
+            self._forward(kind, data)
+
+
+class DbBreakerStore:
+    """Circuit-breaker state in ``circuit_breakers``, so every process and run sees the same circuit."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    def load(self, provider: str) -> BreakerState:
+        with session_scope(self._url) as session:
+            row = session.get(CircuitBreakerRow, provider)
+            if row is None:
+                return BreakerState()
+            return BreakerState(state=row.state, failures=row.failures, window_started_at=row.window_started_at,
+                                opened_at=row.opened_at)
+
+    def save(self, provider: str, state: BreakerState) -> None:
+        row = {"provider": provider, "state": state.state, "failures": state.failures,
+               "window_started_at": state.window_started_at, "opened_at": state.opened_at, "updated_at": utcnow()}
+        with session_scope(self._url) as session:
+            upsert(session, CircuitBreakerRow, [row], keys=("provider",),
+                   update=("state", "failures", "window_started_at", "opened_at", "updated_at"))
+
+
+def circuit_states(url: str) -> dict[str, str]:
+    """provider → circuit state, for health."""
+    with session_scope(url) as session:
+        return {row.provider: row.state for row in session.exec(select(CircuitBreakerRow))}

@@ -1,0 +1,51 @@
+"""Reading the target's catalogue: links by SKU, the title index, and the values the store holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sync_core.db import session_scope
+from sync_core.ledger import load_links, record_values, save_links, save_titles
+from sync_core.mapping.titles import title_key
+from sync_core.models import CataloguePage, Write
+from sync_core.pipeline import SOURCE, TARGET
+from sync_core.ports import Target
+from sync_core.settings import Settings
+
+# Links an operator set or that came from creating the product are never replaced by a SKU match.
+STICKY_METHODS = frozenset({"operator", "created"})
+
+
+@dataclass(slots=True)
+class CatalogueResult:
+    variants: int = 0
+    linked: int = 0
+    observed: int = 0
+    unlinked: int = 0
+
+
+def record_catalogue_page(settings: Settings, page: CataloguePage, target: Target,
+                          *, run_id: int | None) -> CatalogueResult:
+    """Link variants by SKU, index titles (when title matching is on) and record observed values."""
+    url = settings.database_url
+    result = CatalogueResult(variants=len(page.variants))
+    with_sku = [v for v in page.variants if v.sku and v.sku.strip()]
+    result.unlinked = len(page.variants) - len(with_sku)
+    existing = load_links(url, source=SOURCE, target=TARGET, source_keys=[(v.sku or "").strip() for v in with_sku])
+    links = []
+    for variant in with_sku:
+        sku = (variant.sku or "").strip()
+        current = existing.get(sku)
+        if current is None or current.method not in STICKY_METHODS:
+            links.append((sku, variant.id, variant.product_id, "sku"))
+    save_links(url, source=SOURCE, target=TARGET, links=links)
+    result.linked = len(links)
+    if settings.sazito_match_by_title:
+        titles = [(title_key(v.product_name, (v.title or "").split("/")), v.id, v.product_id) for v in page.variants]
+        save_titles(url, target=TARGET, titles=titles)
+    observed = [Write(kind, v.id, v.sku or "", value)
+                for v in with_sku for kind, value in target.current_values(v).items()]
+    with session_scope(url) as session:
+        record_values(session, target=TARGET, writes=observed, origin="observed", run_id=run_id)
+    result.observed = len(observed)
+    return result

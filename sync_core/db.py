@@ -1,0 +1,98 @@
+"""Engine creation, migrations and sessions for SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlmodel import Session
+
+from sync_core.errors import ConfigError, PersistenceError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the health probe read while a sync writes; busy_timeout rides out short write locks.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+@lru_cache(maxsize=8)
+def get_engine(url: str) -> Engine:
+    """One pooled engine per URL; raises ConfigError for a malformed URL."""
+    try:
+        url_obj = sa.engine.make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"invalid DATABASE_URL {url!r}: expected sqlite:///path or postgresql+psycopg://...") from None
+    if url_obj.get_backend_name() == "sqlite":
+        database = url_obj.database or ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url_obj, connect_args={"check_same_thread": False, "timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    try:
+        return sa.create_engine(url_obj, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    except NoSuchModuleError:
+        raise ConfigError(f"unsupported DATABASE_URL driver {url_obj.drivername!r}") from None
+
+
+def describe(url: str) -> str:
+    """The URL with its password hidden, for messages."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid url>"
+
+
+def check_connection(url: str) -> None:
+    """Open and close a connection; raise PersistenceError with a one-line reason."""
+    try:
+        with get_engine(url).connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
+        raise PersistenceError(f"cannot reach the database at {describe(url)}: {reason}") from None
+
+
+def upgrade(url: str) -> None:
+    """Apply every pending migration (idempotent)."""
+    check_connection(url)
+    engine = get_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except SQLAlchemyError as exc:
+        raise PersistenceError(f"migration failed on {describe(url)}: {str(exc).splitlines()[0]}") from exc
+
+
+@contextmanager
+def session_scope(url: str) -> Iterator[Session]:
+    """A session committed on success and rolled back on error; DB errors become PersistenceError."""
+    session = Session(get_engine(url), expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except OperationalError as exc:
+        session.rollback()
+        raise PersistenceError(f"database error on {describe(url)}: {str(exc.orig or exc).splitlines()[0]}") from exc
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

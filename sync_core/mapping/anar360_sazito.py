@@ -1,0 +1,73 @@
+"""The contract's rules from an Anar360 product to Sazito price and stock values (pure functions)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sync_core.errors import MappingError
+from sync_core.models import NewProduct, SupplierProduct, SupplierVariant, Write
+
+UNAVAILABLE_RESELL_STATUSES = frozenset({"editing-pending"})
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRule:
+    """Store price = round_half_up(supplier price × multiplier × (1 + markup_percent / 100))."""
+
+    multiplier: Decimal = Decimal(1)
+    markup_percent: Decimal = Decimal(0)
+
+    def apply(self, amount: int) -> int:
+        scaled = Decimal(amount) * self.multiplier * (1 + self.markup_percent / 100)
+        return int(scaled.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def is_available(product: SupplierProduct) -> bool:
+    """False when the vendor's plugin would show the product as out of stock (editing-pending, no shipment)."""
+    return product.has_active_shipment and product.resell_status not in UNAVAILABLE_RESELL_STATUSES
+
+
+def price_value(variant: SupplierVariant, rule: PriceRule) -> dict[str, Any]:
+    """Sazito {"price", "discount_price"} for a variant; raises MappingError on a missing or negative price."""
+    if variant.price is None:
+        raise MappingError(f"variant {variant.key} has no price", key=variant.key, reason="missing-price")
+    if variant.price < 0 or (variant.label_price is not None and variant.label_price < 0):
+        raise MappingError(f"variant {variant.key} has a negative price", key=variant.key, reason="negative-price")
+    if variant.label_price is not None and variant.label_price > variant.price:
+        regular, sale = rule.apply(variant.label_price), rule.apply(variant.price)
+        # Rounding can make the two equal; Sazito refuses discount_price >= price, and no discount is the truth.
+        return {"price": regular, "discount_price": sale if sale < regular else None}
+    return {"price": rule.apply(variant.price), "discount_price": None}
+
+
+def stock_value(product: SupplierProduct, variant: SupplierVariant) -> dict[str, Any]:
+    """Sazito {"managed", "stock"}: 0 when unavailable, unmanaged for a null stock, else the stock."""
+    if not is_available(product):
+        return {"managed": True, "stock": 0}
+    if variant.stock is None:
+        return {"managed": False, "stock": None}
+    if variant.stock < 0:
+        raise MappingError(f"variant {variant.key} has a negative stock", key=variant.key, reason="negative-stock")
+    return {"managed": True, "stock": variant.stock}
+
+
+def variant_writes(product: SupplierProduct, variant: SupplierVariant, target_key: str, rule: PriceRule) -> list[Write]:
+    """The price and stock writes that make ``target_key`` correct for ``variant``."""
+    return [
+        Write("price", target_key, variant.key, price_value(variant, rule)),
+        Write("stock", target_key, variant.key, stock_value(product, variant)),
+    ]
+
+
+def new_product(product: SupplierProduct, rule: PriceRule) -> NewProduct:
+    """The Sazito product to create for an unlinked supplier product (create_missing_products)."""
+    variants = []
+    for variant in product.variants:
+        price = price_value(variant, rule)
+        stock = stock_value(product, variant)
+        variants.append((variant.key, {"price": price["price"], "is_stock_managed": stock["managed"],
+                                       "stock_number": stock["stock"] or 0}))
+    return NewProduct(source_key=product.key, name=product.title, description=product.description,
+                      variants=tuple(variants))

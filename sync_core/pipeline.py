@@ -1,0 +1,195 @@
+"""One page of the Anar360 → Sazito product sync: map, link, diff against the ledger, push, record.
+
+Everything here is plain Python over the ports; the Prefect tasks in ``tasks/`` wrap these calls.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sync_core.db import session_scope
+from sync_core.diff import diff_writes
+from sync_core.errors import MappingError
+from sync_core.failures import NewFailure, record_failures, resolve
+from sync_core.ledger import Link, load_ledger, load_links, match_titles, record_values, save_links
+from sync_core.mapping.anar360_sazito import PriceRule, new_product, variant_writes
+from sync_core.mapping.titles import title_key
+from sync_core.models import SourcePage, SupplierProduct, Write, fingerprint
+from sync_core.ports import Target
+from sync_core.runs import add_counts, record_events
+from sync_core.settings import Settings
+
+PIPELINE = "anar360-sazito"
+SOURCE = "anar360"
+TARGET = "sazito"
+# Errors after which going on would only hammer a provider that is down or refusing us.
+FATAL_WRITE_ERRORS = frozenset({"CircuitOpenError", "AuthError"})
+DIFF_SAMPLE = 20
+
+
+class RunAborted(Exception):
+    """A page's writes hit an error that makes the rest of the run pointless (circuit open, bad key)."""
+
+
+@dataclass(slots=True)
+class PageResult:
+    """What one page did; summed by the flow into the run summary."""
+
+    fetched: int = 0
+    mapped: int = 0
+    pushed: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+    created: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    diffs: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, other: PageResult) -> None:
+        for name in ("fetched", "mapped", "pushed", "unchanged", "skipped", "failed", "created"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.reasons.update(other.reasons)
+        self.diffs.extend(other.diffs[: max(DIFF_SAMPLE - len(self.diffs), 0)])
+
+
+def price_rule(settings: Settings) -> PriceRule:
+    return PriceRule(settings.sazito_price_multiplier, settings.sazito_price_markup_percent)
+
+
+def _links_for(settings: Settings, products: list[SupplierProduct]) -> dict[str, Link]:
+    """Stored links, then (opt-in) title matches, which are stored for next time."""
+    keys = [v.key for p in products for v in p.variants]
+    links = load_links(settings.database_url, source=SOURCE, target=TARGET, source_keys=keys)
+    if not settings.sazito_match_by_title:
+        return links
+    wanted = {title_key(p.title, v.attributes.values()): v.key
+              for p in products for v in p.variants if v.key not in links}
+    matched = match_titles(settings.database_url, target=TARGET, title_keys=wanted)
+    new = [(wanted[k], target_key, None, "title") for k, target_key in matched.items()]
+    if new:
+        save_links(settings.database_url, source=SOURCE, target=TARGET, links=new)
+        links.update({source_key: Link(target_key, "title") for source_key, target_key, _, _ in new})
+    return links
+
+
+def _map_page(page: SourcePage, links: dict[str, Link], rule: PriceRule, result: PageResult,
+              failures: list[NewFailure]) -> tuple[list[Write], list[SupplierProduct], list[str]]:
+    """Desired writes for linked variants; unlinked products; keys of products that mapped cleanly."""
+    desired: list[Write] = []
+    unlinked: list[SupplierProduct] = []
+    clean: list[str] = []
+    for product in page.products:
+        product_ok = True
+        if not any(v.key in links for v in product.variants):
+            unlinked.append(product)
+        for variant in product.variants:
+            link = links.get(variant.key)
+            if link is None:
+                result.skipped += 1
+                result.reasons["skipped:mapping-missing"] += 1
+                continue
+            try:
+                desired.extend(variant_writes(product, variant, link.target_key, rule))
+                result.mapped += 1
+            except MappingError as exc:
+                product_ok = False
+                result.failed += 1
+                result.reasons[f"invalid:{exc.reason}"] += 1
+                failures.append(NewFailure("map", variant.key, "MappingError", exc.reason, str(exc),
+                                           {"product": product.key, "variant": variant.key}))
+        if product_ok:
+            clean.append(product.key)
+    return desired, unlinked, clean
+
+
+def sync_page(settings: Settings, page: SourcePage, target: Target, *, run_id: int | None,
+              dry_run: bool = False) -> PageResult:
+    """Map, link, diff and push one source page; record ledger, failures, events and counters."""
+    url = settings.database_url
+    result = PageResult(fetched=len(page.products) + len(page.rejects))
+    failures = [NewFailure("map", r.key or f"unknown:{fingerprint('reject', r.payload)}", "MappingError",
+                           r.reason, r.message, r.payload) for r in page.rejects]
+    result.failed += len(page.rejects)
+    result.reasons.update(f"invalid:{r.reason}" for r in page.rejects)
+    rule = price_rule(settings)
+    links = _links_for(settings, page.products)
+    desired, unlinked, clean = _map_page(page, links, rule, result, failures)
+
+    if unlinked and settings.create_missing_products and not dry_run:
+        desired.extend(_create_products(settings, target, unlinked, rule, result, failures))
+
+    plan = diff_writes(desired, load_ledger(url, target=TARGET, target_keys=[w.target_key for w in desired]))
+    result.unchanged = len(plan.unchanged)
+    result.diffs = [{"kind": w.kind, "target": w.target_key, "source": w.source_key, "value": w.value}
+                    for w in plan.writes[:DIFF_SAMPLE]]
+    if dry_run:
+        result.pushed = len(plan.writes)  # would be pushed
+        return result
+
+    outcome = target.apply(plan.writes)
+    result.pushed = len(outcome.succeeded)
+    for write, error_class, message in outcome.failed:
+        result.failed += 1
+        result.reasons[f"push:{error_class}"] += 1
+        failures.append(NewFailure(f"push:{write.kind}", write.target_key, error_class, error_class, message,
+                                   asdict_write(write)))
+    _record(settings, run_id=run_id, succeeded=outcome.succeeded, failures=failures, clean=clean, result=result)
+    fatal = sorted({cls for _, cls, _ in outcome.failed if cls in FATAL_WRITE_ERRORS})
+    if fatal:
+        raise RunAborted(f"{TARGET} writes stopped: {', '.join(fatal)} ({outcome.failed[0][2]})")
+    return result
+
+
+def asdict_write(write: Write) -> dict[str, Any]:
+    return {"kind": write.kind, "target_key": write.target_key, "source_key": write.source_key, "value": write.value}
+
+
+def write_from_payload(payload: dict[str, Any]) -> Write:
+    return Write(payload["kind"], payload["target_key"], payload["source_key"], payload["value"])
+
+
+def _create_products(settings: Settings, target: Target, products: list[SupplierProduct], rule: PriceRule,
+                     result: PageResult, failures: list[NewFailure]) -> list[Write]:
+    """Create unlinked products in the target; their variants become linked and get their writes."""
+    writes: list[Write] = []
+    for product in products:
+        try:
+            created = target.create_product(new_product(product, rule))
+        except MappingError as exc:
+            failures.append(NewFailure("create", product.key, "MappingError", exc.reason, str(exc), {}))
+            continue
+        save_links(settings.database_url, source=SOURCE, target=TARGET,
+                   links=[(k, t, None, "created") for k, t in created.items()])
+        result.created += 1
+        for variant in product.variants:
+            if variant.key in created:
+                writes.extend(variant_writes(product, variant, created[variant.key], rule))
+    return writes
+
+
+def _record(settings: Settings, *, run_id: int | None, succeeded: list[Write], failures: list[NewFailure],
+            clean: list[str], result: PageResult) -> None:
+    """Ledger, failures and resolutions in one transaction, then events and counters."""
+    with session_scope(settings.database_url) as session:
+        record_values(session, target=TARGET, writes=succeeded, origin="written", run_id=run_id)
+        for kind in ("price", "stock"):
+            done = [w.target_key for w in succeeded if w.kind == kind]
+            resolve(session, pipeline=PIPELINE, context=f"push:{kind}", item_keys=done)
+        resolve(session, pipeline=PIPELINE, context="map", item_keys=clean)
+        record_failures(session, pipeline=PIPELINE, failures=failures, retry_base_s=settings.failure_retry_base_s)
+    events: list[tuple[str, str | None, dict[str, Any]]] = []
+    for kind in ("price", "stock"):
+        keys = [w.target_key for w in succeeded if w.kind == kind]
+        if keys:
+            events.append((f"variant_{kind}_updated", None, {"count": len(keys), "variants": keys[:50]}))
+    events.extend(("item_failed", f.item_key, {"context": f.context, "reason": f.reason, "error": f.message[:300]})
+                  for f in failures)
+    if result.reasons["skipped:mapping-missing"]:
+        events.append(("skipped", None, {"reason": "mapping-missing", "count": result.reasons["skipped:mapping-missing"]}))
+    record_events(settings.database_url, run_id=run_id, pipeline=PIPELINE, events=events)
+    if run_id is not None:
+        add_counts(settings.database_url, run_id=run_id, fetched=result.fetched, mapped=result.mapped,
+                   pushed=result.pushed, unchanged=result.unchanged, skipped=result.skipped, failed=result.failed)
+

@@ -1,0 +1,109 @@
+"""Run tracking, cursors and semantic events (keyword-only persistence functions)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from sync_core.db import session_scope
+from sync_core.tables import IntegrationEvent, SyncCursor, SyncRun, utcnow
+from sync_core.upsert import upsert
+
+COUNTERS = ("fetched", "mapped", "pushed", "unchanged", "skipped", "failed", "requests")
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def start_run(url: str, *, pipeline: str, scope: str, dry_run: bool = False, flow_run_id: str | None = None) -> int:
+    """Insert a running sync_runs row and return its id."""
+    with session_scope(url) as session:
+        run = SyncRun(pipeline=pipeline, scope=scope, status="running", started_at=utcnow(),
+                      dry_run=dry_run, flow_run_id=flow_run_id)
+        session.add(run)
+        session.flush()
+        assert run.id is not None
+        return run.id
+
+
+def add_counts(url: str, *, run_id: int, **counts: int) -> None:
+    """Add to a run's counters in one UPDATE, so progress shows while the run goes on."""
+    values = {name: getattr(SyncRun, name) + amount for name, amount in counts.items() if amount and name in COUNTERS}
+    if not values:
+        return
+    with session_scope(url) as session:
+        session.execute(sa.update(SyncRun).where(col(SyncRun.id) == run_id).values(**values))
+
+
+def finish_run(url: str, *, run_id: int, status: str, error: str | None = None) -> SyncRun:
+    """Close a run with its final status; return the row."""
+    with session_scope(url) as session:
+        run = session.get(SyncRun, run_id)
+        if run is None:
+            raise LookupError(f"no sync run {run_id}")
+        run.status, run.error, run.finished_at = status, error, utcnow()
+        session.add(run)
+        session.flush()
+        session.refresh(run)
+        return run
+
+
+def get_run(url: str, *, run_id: int) -> SyncRun | None:
+    with session_scope(url) as session:
+        return session.get(SyncRun, run_id)
+
+
+def recent_runs(url: str, *, limit: int = 20, pipeline: str | None = None) -> list[SyncRun]:
+    """Newest runs first."""
+    with session_scope(url) as session:
+        query = select(SyncRun).order_by(col(SyncRun.id).desc()).limit(limit)
+        if pipeline:
+            query = query.where(SyncRun.pipeline == pipeline)
+        return list(session.exec(query))
+
+
+def last_run_per_pipeline(url: str) -> list[SyncRun]:
+    """The newest run of each pipeline+scope, for health."""
+    with session_scope(url) as session:
+        newest = (
+            select(sa.func.max(SyncRun.id)).group_by(SyncRun.pipeline, SyncRun.scope).scalar_subquery()
+        )
+        return list(session.exec(select(SyncRun).where(col(SyncRun.id).in_(newest)).order_by(SyncRun.pipeline)))
+
+
+def get_cursor(url: str, *, pipeline: str, key: str) -> str | None:
+    with session_scope(url) as session:
+        row = session.exec(select(SyncCursor).where(SyncCursor.pipeline == pipeline, SyncCursor.key == key)).first()
+        return row.value if row else None
+
+
+def set_cursor(url: str, *, pipeline: str, key: str, value: str) -> None:
+    """Move a cursor (insert or update)."""
+    with session_scope(url) as session:
+        upsert(session, SyncCursor, [{"pipeline": pipeline, "key": key, "value": value, "moved_at": utcnow()}],
+               keys=("pipeline", "key"), update=("value", "moved_at"))
+
+
+def record_events(url: str, *, run_id: int | None, pipeline: str, events: Sequence[tuple[str, str | None, dict[str, Any]]]) -> None:
+    """Insert (kind, item_key, data) events in one statement."""
+    if not events:
+        return
+    now = utcnow()
+    rows = [{"run_id": run_id, "pipeline": pipeline, "kind": kind, "item_key": key, "data": data, "created_at": now}
+            for kind, key, data in events]
+    with session_scope(url) as session:
+        session.execute(sa.insert(IntegrationEvent), rows)
+
+
+def run_events(url: str, *, run_id: int, kind: str | None = None) -> list[IntegrationEvent]:
+    with session_scope(url) as session:
+        query = select(IntegrationEvent).where(IntegrationEvent.run_id == run_id).order_by(col(IntegrationEvent.id))
+        if kind:
+            query = query.where(IntegrationEvent.kind == kind)
+        return list(session.exec(query))

@@ -1,0 +1,178 @@
+"""Every table of the state store, in one module (SQLModel). Migrations live in sync_core/migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=nullable, index=index))
+
+
+class SyncRun(SQLModel, table=True):
+    """One execution of a pipeline (a flow run), with its counters."""
+
+    __tablename__ = "sync_runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    pipeline: str = Field(max_length=64, index=True)
+    scope: str = Field(max_length=16)  # full | incremental | retry | catalogue | health
+    status: str = Field(max_length=16, index=True)  # running | success | partial | failed
+    started_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False, index=True))
+    finished_at: datetime | None = _ts(nullable=True)
+    fetched: int = 0
+    mapped: int = 0
+    pushed: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+    requests: int = 0
+    dry_run: bool = False
+    flow_run_id: str | None = Field(default=None, max_length=64)
+    error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+
+
+class SyncCursor(SQLModel, table=True):
+    """Where a pipeline left off (e.g. the start of its last complete incremental window)."""
+
+    __tablename__ = "sync_cursors"
+    __table_args__ = (sa.UniqueConstraint("pipeline", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pipeline: str = Field(max_length=64)
+    key: str = Field(max_length=64)
+    value: str = Field(max_length=255)
+    moved_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+
+
+class Failure(SQLModel, table=True):
+    """An item that could not be synced: quarantined record or refused write, replayed later."""
+
+    __tablename__ = "failures"
+    __table_args__ = (
+        sa.UniqueConstraint("pipeline", "context", "item_key"),
+        sa.Index("ix_failures_due", "status", "next_retry_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    pipeline: str = Field(max_length=64)
+    context: str = Field(max_length=64)  # e.g. "map", "push:price", "push:stock", "link"
+    item_key: str = Field(max_length=128)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    error_class: str = Field(max_length=64)
+    reason: str = Field(max_length=64)
+    last_error: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    attempts: int = 1
+    status: str = Field(default="pending", max_length=16)  # pending | resolved | dead
+    first_failed_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+    last_failed_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+    next_retry_at: datetime | None = _ts(nullable=True)
+    resolved_at: datetime | None = _ts(nullable=True)
+
+
+class ExternalRequest(SQLModel, table=True):
+    """Audit row for one outbound HTTP attempt."""
+
+    __tablename__ = "external_requests"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int | None = Field(default=None, index=True)
+    provider: str = Field(max_length=32, index=True)
+    method: str = Field(max_length=8)
+    url: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    status: int | None = None
+    duration_ms: int = 0
+    attempt: int = 1
+    outcome: str = Field(max_length=16)  # success | fail | retry | circuit_open | timeout
+    correlation_id: str = Field(max_length=64, index=True)
+    context: str | None = Field(default=None, max_length=128)
+    error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    request_body: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    response_body: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    started_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False, index=True))
+
+
+class IntegrationEvent(SQLModel, table=True):
+    """A semantic event of a run: products fetched, price updated, skipped with reason, circuit opened..."""
+
+    __tablename__ = "integration_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int | None = Field(default=None, index=True)
+    pipeline: str = Field(max_length=64)
+    kind: str = Field(max_length=64, index=True)
+    item_key: str | None = Field(default=None, max_length=128)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    created_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False, index=True))
+
+
+class ItemLink(SQLModel, table=True):
+    """Supplier item ↔ target item, and how the link was made (stored, sku, title, created)."""
+
+    __tablename__ = "item_links"
+    __table_args__ = (sa.UniqueConstraint("source", "target", "source_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=32)
+    target: str = Field(max_length=32)
+    source_key: str = Field(max_length=128)
+    target_key: str = Field(max_length=128, index=True)
+    target_product_key: str | None = Field(default=None, max_length=128)
+    method: str = Field(max_length=16)  # sku | title | created | operator
+    linked_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+    seen_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+
+
+class LedgerEntry(SQLModel, table=True):
+    """Per target item and aspect: fingerprint of the value the target is known to hold.
+
+    ``origin`` says how we know: "written" (our write succeeded) or "observed" (read in the catalogue).
+    """
+
+    __tablename__ = "ledger"
+    __table_args__ = (sa.UniqueConstraint("target", "target_key", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    target: str = Field(max_length=32)
+    target_key: str = Field(max_length=128)
+    kind: str = Field(max_length=32)
+    fingerprint: str = Field(max_length=64)
+    value: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    origin: str = Field(max_length=16)
+    run_id: int | None = None
+    updated_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+
+
+class CircuitBreakerRow(SQLModel, table=True):
+    """Persisted circuit-breaker state per provider, shared by every process."""
+
+    __tablename__ = "circuit_breakers"
+
+    provider: str = Field(primary_key=True, max_length=32)
+    state: str = Field(max_length=16)
+    failures: int = 0
+    window_started_at: float | None = None
+    opened_at: float | None = None
+    updated_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+
+
+class CatalogueTitle(SQLModel, table=True):
+    """Target variants by normalised title + attribute values, for the opt-in title matching."""
+
+    __tablename__ = "catalogue_titles"
+    __table_args__ = (sa.UniqueConstraint("target", "title_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    target: str = Field(max_length=32)
+    title_key: str = Field(max_length=512)
+    target_key: str = Field(max_length=128)
+    target_product_key: str | None = Field(default=None, max_length=128)
+    seen_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
