@@ -1,0 +1,238 @@
+"""Anar360 supplier API as a ``Source``: products and their variants, paged, full or incremental.
+
+Contract: /work/shared/contracts/anar360.md. Numbers (price, labelPrice, stock) must be integral: an int, an
+integral float (``1000.0``) or a string of digits (``"1000"``) is accepted; anything else rejects the record.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import httpx
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from sync_core import errors
+from sync_core.http import AuditSink, BreakerStore, EventSink, HttpClient, Pacer
+from sync_core.models import PageRequest, RejectedRecord, SourcePage, SupplierProduct, SupplierVariant
+from sync_core.settings import Settings
+
+_DIGITS = re.compile(r"^-?\d+$")
+
+
+def _integral(value: Any) -> Any:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _DIGITS.match(value.strip()):
+        return int(value.strip())
+    raise ValueError(f"must be an integer, got {type(value).__name__} {str(value)[:20]!r}")
+
+
+def _key(value: Any) -> Any:
+    # Ids are Mongo object ids (strings); a numeric id is read as its decimal text.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _attributes(value: Any) -> Any:
+    if value is None:
+        return {}
+    if isinstance(value, list):  # [{key, value}] in some responses, an object in most
+        pairs = {}
+        for entry in value:
+            if not isinstance(entry, dict) or "key" not in entry:
+                raise ValueError("list entries must be {key, value} objects")
+            pairs[entry["key"]] = entry.get("value")
+        value = pairs
+    if isinstance(value, dict):
+        return {str(k): "" if v is None else str(v) for k, v in value.items()}
+    return value
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # The API writes UTC with a "Z"; a timestamp without an offset is read as UTC too.
+    if value is None:
+        return None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+Int = Annotated[int | None, BeforeValidator(_integral)]
+Key = Annotated[str, BeforeValidator(_key)]
+
+
+class _Variant(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: Key = Field(validation_alias=AliasChoices("_id", "id"), min_length=1)
+    attributes: Annotated[dict[str, str], BeforeValidator(_attributes)] = Field(default_factory=dict)
+    price: Int = Field(None, ge=0)
+    label_price: Int = Field(None, ge=0, validation_alias="labelPrice")
+    stock: Int = None
+
+
+class _Product(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: Key = Field(validation_alias=AliasChoices("id", "_id"), min_length=1)
+    title: str | None = None
+    description: str | None = None
+    status: str | None = None
+    resell_status: str | None = Field(None, validation_alias="resellStatus")
+    shipments: list[Any] | None = None
+    updated_at: datetime | None = Field(None, validation_alias="updatedAt")
+    variants: list[_Variant] = Field(default_factory=list)
+
+    def to_model(self) -> SupplierProduct:
+        active = any(isinstance(s, dict) and s.get("active") is True for s in self.shipments or [])
+        return SupplierProduct(
+            key=self.id, title=self.title or "", status=self.status, resell_status=self.resell_status,
+            has_active_shipment=active, updated_at=_utc(self.updated_at), description=self.description or "",
+            variants=tuple(SupplierVariant(v.id, v.attributes, v.price, v.label_price, v.stock)
+                           for v in self.variants),
+        )
+
+
+class _Page(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    total: Int = None
+    limit: Int = None
+    items: list[Any] = Field(default_factory=list)
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    code = body.get("error") if isinstance(body, dict) else None
+    return str(code) if code not in (None, "") else None
+
+
+def _reader(response: httpx.Response) -> tuple[int, str | None]:
+    if response.is_success:
+        return response.status_code, None
+    code = _error_code(response)
+    if response.status_code in (401, 403):
+        return response.status_code, f"refused the token (error {code or 'unknown'}); check ANAR360_TOKEN"
+    return response.status_code, f"error {code}" if code else None
+
+
+def _reject(item: Any, exc: ValidationError | None, reason: str = "invalid-record") -> RejectedRecord:
+    raw = item if isinstance(item, dict) else {"item": item}
+    key = raw.get("id", raw.get("_id"))
+    if exc is None:
+        message = "item is not a JSON object"
+    else:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "item"
+        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        message = f"{where}: {first['msg'].removeprefix('Value error, ')}{more}"
+    return RejectedRecord(key=str(key) if key not in (None, "") else None, reason=reason,
+                          message=" ".join(message.split())[:300], payload=raw)
+
+
+def parse_item(item: Any) -> SupplierProduct | RejectedRecord:
+    """Read one raw product; a record that does not fit the contract comes back as a RejectedRecord."""
+    if not isinstance(item, dict):
+        return _reject(item, None)
+    try:
+        return _Product.model_validate(item).to_model()
+    except ValidationError as exc:
+        return _reject(item, exc)
+
+
+class Anar360:
+    """Anar360 products as a Source; owns its HTTP client (use as a context manager)."""
+
+    name = "anar360"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        audit: AuditSink | None = None,
+        breaker_store: BreakerStore | None = None,
+        pacer: Pacer | None = None,
+        events: EventSink | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        settings.require("anar360_base", "anar360_token")
+        assert settings.anar360_token is not None
+        self.settings = settings
+        self.http = HttpClient(
+            self.name, settings.anar360_base, settings,
+            headers={"Authorization": f"Bearer {settings.anar360_token.get_secret_value()}"},
+            transport=transport, audit=audit, breaker_store=breaker_store, pacer=pacer, events=events,
+            sleep=sleep, reader=_reader,
+        )
+
+    def __enter__(self) -> Anar360:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self.http.close()
+
+    def check(self) -> None:
+        """GET /auth/validate; raise AuthError when the token is refused, TransientError when unreachable."""
+        try:
+            body = self.http.get_json("/auth/validate", context="auth validate")
+        except errors.AuthError as exc:
+            cause = exc.__cause__
+            code = _error_code(cause.response) if isinstance(cause, httpx.HTTPStatusError) else None
+            raise errors.AuthError(
+                f"anar360 refused the token (error {code or 'unknown'}): GET /auth/validate answered "
+                f"HTTP {exc.status}; check ANAR360_TOKEN",
+                provider=self.name, status=exc.status, correlation_id=exc.correlation_id,
+            ) from exc
+        if not isinstance(body, dict) or body.get("success") is not True:
+            code = body.get("error") if isinstance(body, dict) else None
+            raise errors.AuthError(
+                f"anar360 refused the token (error {code or 'unknown'}): GET /auth/validate answered "
+                "success: false; check ANAR360_TOKEN",
+                provider=self.name, status=200,
+            )
+
+    def first_page(self, *, since_ms: int | None = None) -> PageRequest:
+        """Page one of a full listing, or of the products updated in the last ``|since_ms`` ms."""
+        return PageRequest(number=1, size=self.settings.sync_page_limit,
+                           since_ms=-abs(since_ms) if since_ms else None)
+
+    def fetch_page(self, request: PageRequest) -> SourcePage:
+        """GET /products for one page; the next page is sized by the limit the server reports it used."""
+        params: dict[str, Any] = {"page": request.number, "limit": request.size}
+        if request.since_ms is not None:
+            params["since"] = -abs(request.since_ms)  # an offset back from now: a positive since is a 400
+        body = self.http.get_json("/products", params=params, context=f"products page {request.number}")
+        try:
+            page = _Page.model_validate(body)
+        except ValidationError as exc:
+            raise errors.TransientError(
+                f"anar360: GET /products page {request.number} answered an unexpected shape "
+                f"({exc.errors()[0]['loc']}: {exc.errors()[0]['msg']})", provider=self.name, status=200,
+            ) from None
+        products: list[SupplierProduct] = []
+        rejects: list[RejectedRecord] = []
+        for item in page.items:
+            parsed = parse_item(item)
+            if isinstance(parsed, SupplierProduct):
+                products.append(parsed)
+            else:
+                rejects.append(parsed)
+        limit = page.limit if page.limit and page.limit > 0 else request.size
+        last = (not page.items or len(page.items) < limit
+                or (page.total is not None and request.number * limit >= page.total))
+        following = None if last else PageRequest(number=request.number + 1, size=limit,
+                                                  since_ms=request.since_ms)
+        return SourcePage(request=request, products=products, rejects=rejects, next=following,
+                          total=page.total)

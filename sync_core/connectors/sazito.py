@@ -1,0 +1,344 @@
+"""Sazito store API as a ``Target``: catalogue read, absolute price/stock writes, product create.
+
+Contract: /work/shared/contracts/sazito.md. Canonical write values: kind "price" →
+``{"price": int, "discount_price": int | None}``; kind "stock" → ``{"managed": bool, "stock": int | None}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Annotated, Any
+
+import httpx
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from sync_core import errors
+from sync_core.http import AuditSink, BreakerStore, EventSink, HttpClient, Pacer
+from sync_core.models import CataloguePage, NewProduct, StoreVariant, Write, WriteOutcome
+from sync_core.settings import Settings
+
+log = logging.getLogger(__name__)
+BULK_MAX = 50  # the API refuses a bulk call of more than 50 variants with a 422 for the whole call
+BULK_PATHS = {"price": "/accounting/bulk-update-price", "stock": "/accounting/bulk-update-stock"}
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _text(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+Num = Annotated[int | None, BeforeValidator(_int_or_none)]  # an unreadable number is "not reported"
+Text = Annotated[str, BeforeValidator(_text)]
+
+
+class _Variant(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: Text
+    title: str | None = None
+    sku: Text | None = None
+    price: Num = None
+    discount_price: Num = None
+    is_stock_managed: bool | None = None
+    stock_number: Num = None
+
+
+class _Product(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: Text
+    name: str | None = None
+    product_variants: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class _Catalogue(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    page_size: Num = None
+    total_count: Num = None
+    products: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def _reason(body: Any) -> str | None:
+    if isinstance(body, dict):
+        for key in ("error", "message"):
+            if isinstance(body.get(key), str) and body[key].strip():
+                return str(body[key])
+    return None
+
+
+def _reader(response: httpx.Response) -> tuple[int, str | None]:
+    """Envelope rule: failed when HTTP is not 2xx, or ``status`` != 200, or ``error_code`` != 0."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not response.is_success:
+        return response.status_code, _reason(body)
+    if not isinstance(body, dict):
+        return response.status_code, None
+    # A bulk answer may carry no envelope fields at all: a missing status or error_code is not a failure.
+    status = _int_or_none(body["status"]) if "status" in body else 200
+    code = body.get("error_code")
+    failed_code = code not in (None, 0, "0", "")
+    if status == 200 and not failed_code:
+        return response.status_code, None
+    # An in-body status says what kind of failure it was; otherwise it reads like a 400.
+    effective = status if status is not None and 400 <= status < 600 else 400
+    return effective, _reason(body) or f"error_code {code}"
+
+
+def _invalid(what: str) -> errors.InvalidRequest:
+    return errors.InvalidRequest(f"sazito: {what} (not sent)", provider="sazito")
+
+
+def _variant_id(write: Write) -> int:
+    key = _int_or_none(write.target_key)
+    if key is None or key < 0:
+        raise _invalid(f"variant id {write.target_key!r} is not an integer")
+    return key
+
+
+def _single_call(write: Write) -> tuple[str, dict[str, Any]]:
+    """Path and body of the per-variant call for a write; raises InvalidRequest for a malformed write."""
+    variant_id, value = _variant_id(write), write.value
+    if write.kind == "price":
+        price, discount = _int_or_none(value.get("price")), value.get("discount_price")
+        if price is None or (discount is not None and _int_or_none(discount) is None):
+            raise _invalid(f"price value {value!r} is not integral")
+        return f"/accounting/update-price/{variant_id}", {
+            "price": price, "discount_price": _int_or_none(discount), "has_raw_price": False}
+    if write.kind == "stock":
+        managed, stock = value.get("managed"), _int_or_none(value.get("stock"))
+        if not isinstance(managed, bool) or (managed and stock is None):
+            raise _invalid(f"stock value {value!r} is not valid")
+        # is_relative stays false: a retried relative write would add the quantity twice.
+        return f"/accounting/update-stock/{variant_id}", {
+            "is_stock_manager": managed, "stock_number": (stock or 0) if managed else 0, "is_relative": False}
+    raise _invalid(f"unsupported write kind {write.kind!r}")
+
+
+def _bulk_entry(write: Write) -> dict[str, Any] | None:
+    """The bulk-call entry for a write, None when it needs the per-variant endpoint; raises InvalidRequest."""
+    _, body = _single_call(write)
+    if write.kind == "price":
+        return {"id": _variant_id(write), "price": body["price"], "discount_price": body["discount_price"]}
+    # Bulk stock always sets a managed quantity: "unlimited" (unmanaged) needs the per-variant call.
+    return {"id": _variant_id(write), "stock": body["stock_number"]} if body["is_stock_manager"] else None
+
+
+def _bulk_lists(answer: Any) -> tuple[dict[int, str | None], str | None]:
+    """Failed variant ids (→ their own error text, if any) from any of the three bulk answer shapes."""
+    holder = answer.get("result") if isinstance(answer, dict) else None
+    if not (isinstance(holder, dict) and ("failed_variant_ids" in holder or "success_variants" in holder)):
+        holder = answer if isinstance(answer, dict) else {}
+    failed: dict[int, str | None] = {}
+    for entry in holder.get("failed_variant_ids") or []:
+        entry_id = _int_or_none(entry.get("id") if isinstance(entry, dict) else entry)
+        if entry_id is not None:
+            failed[entry_id] = _reason(entry)
+    return failed, _reason(answer)
+
+
+def _failed(writes: Sequence[Write], exc: errors.SyncError) -> WriteOutcome:
+    return WriteOutcome(failed=[(w, type(exc).__name__, str(exc)) for w in writes])
+
+
+def _new_variant(key: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A POST /products variant from price, discount_price, is_stock_managed and stock_number (or stock)."""
+    price = _int_or_none(values.get("price"))
+    if price is None:
+        raise _invalid(f"new variant {key} has no integral price")
+    number = _int_or_none(values.get("stock_number", values.get("stock")))
+    managed = values.get("is_stock_managed")
+    entry: dict[str, Any] = {"sku": key, "price": price, "stock_number": number or 0,
+                             "is_stock_managed": bool(number is not None if managed is None else managed)}
+    if _int_or_none(values.get("discount_price")) is not None:
+        entry["discount_price"] = _int_or_none(values.get("discount_price"))
+    return entry
+
+
+class Sazito:
+    """A Sazito store as a Target; owns its HTTP client (use as a context manager)."""
+
+    name = "sazito"
+    write_kinds = frozenset({"price", "stock"})
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        audit: AuditSink | None = None,
+        breaker_store: BreakerStore | None = None,
+        pacer: Pacer | None = None,
+        events: EventSink | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        settings.require("sazito_base", "sazito_key")
+        assert settings.sazito_key is not None
+        self.settings = settings
+        self.http = HttpClient(
+            self.name, settings.sazito_base, settings,
+            headers={"X-API-KEY": settings.sazito_key.get_secret_value()}, transport=transport, audit=audit,
+            breaker_store=breaker_store, pacer=pacer, events=events, sleep=sleep, reader=_reader,
+        )
+
+    def __enter__(self) -> Sazito:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self.http.close()
+
+    def check(self) -> None:
+        """Reachability and envelope via the public catalogue; the key itself is only verified by a write.
+
+        Sazito has no harmless authenticated read, so a bad key surfaces as AuthError at the first write.
+        """
+        self.http.get_json("/products", params={"page_number": 0, "page_size": 1}, context="check")
+
+    def read_catalogue_page(self, number: int) -> CataloguePage:
+        """One 0-based catalogue page; variants that cannot be read are skipped with a warning."""
+        size = self.settings.sazito_page_size
+        body = self.http.get_json("/products", params={"page_number": number, "page_size": size},
+                                  context=f"catalogue page {number}")
+        inner = body.get("result") if isinstance(body, dict) else None
+        try:
+            page = _Catalogue.model_validate(inner if isinstance(inner, dict) else body)
+        except ValidationError as exc:
+            raise errors.TransientError(
+                f"sazito: GET /products page {number} has an unexpected shape ({exc.errors()[0]['msg']})",
+                provider=self.name, status=200) from None
+        variants = [v for p in page.products for v in self._store_variants(p)]
+        limit = page.page_size if page.page_size and page.page_size > 0 else size
+        following = None if not page.products or len(page.products) < limit else number + 1
+        return CataloguePage(number=number, variants=variants, next=following, total=page.total_count)
+
+    def current_values(self, variant: StoreVariant) -> dict[str, dict[str, object]]:
+        """The price and stock values the catalogue reports, in the canonical write shapes."""
+        values: dict[str, dict[str, object]] = {}
+        if variant.price is not None:
+            values["price"] = {"price": variant.price, "discount_price": variant.discount_price}
+        if variant.is_stock_managed is not None:
+            stock = variant.stock_number if variant.is_stock_managed else None
+            values["stock"] = {"managed": variant.is_stock_managed, "stock": stock}
+        return values
+
+    def apply(self, writes: Sequence[Write]) -> WriteOutcome:
+        """Bulk price/managed-stock writes in chunks of 50, unmanaged stock per variant, concurrently.
+
+        Never raises for a chunk's error: its writes land in ``failed`` with the error class and message.
+        """
+        outcome = WriteOutcome()
+        bulk: dict[str, list[tuple[Write, dict[str, Any]]]] = {"price": [], "stock": []}
+        jobs: list[Callable[[], WriteOutcome]] = []
+        for write in writes:
+            try:
+                entry = _bulk_entry(write)
+            except errors.ConnectorError as exc:
+                outcome.failed.append((write, type(exc).__name__, str(exc)))
+                continue
+            if entry is None:
+                jobs.append(partial(self._single, write))
+            else:
+                bulk[write.kind].append((write, entry))
+        for kind, entries in bulk.items():
+            chunks = [entries[i : i + BULK_MAX] for i in range(0, len(entries), BULK_MAX)]
+            jobs.extend(partial(self._bulk, kind, chunk, f"bulk {kind} {n}/{len(chunks)}")
+                        for n, chunk in enumerate(chunks, 1))
+        if jobs:
+            with ThreadPoolExecutor(max_workers=min(self.settings.http_concurrency, len(jobs))) as pool:
+                for part in pool.map(lambda job: job(), jobs):
+                    outcome.succeeded.extend(part.succeeded)
+                    outcome.failed.extend(part.failed)
+        return outcome
+
+    def apply_one(self, write: Write) -> None:
+        """Apply one write through the per-variant endpoint; raise ConnectorError (409 = already set = ok)."""
+        path, body = _single_call(write)
+        try:
+            self.http.request("PUT", path, json=body, context=f"{write.kind} variant {write.target_key}")
+        except errors.InvalidRequest as exc:
+            if exc.status != 409:
+                raise
+
+    def create_product(self, product: NewProduct) -> dict[str, str]:
+        """POST /products; return supplier variant key → new Sazito variant id, matched by SKU."""
+        body = {
+            "product": {"name": product.name, "product_type": "simple", "description": product.description},
+            "product_variants": [_new_variant(key, values) for key, values in product.variants],
+        }
+        response = self.http.request("POST", "/products", json=body, context=f"create {product.source_key}")
+        answer = self.http.json_body(response)
+        result = answer.get("result") if isinstance(answer, dict) else None
+        created = result.get("product") if isinstance(result, dict) else None
+        if not isinstance(created, dict):
+            # Not retried: the product may exist now, and a second POST would duplicate it.
+            raise errors.PermanentError(
+                f"sazito: POST /products for {product.source_key} answered without result.product; "
+                "the product may have been created", provider=self.name, status=response.status_code)
+        by_sku = {str(v["sku"]): str(v["id"]) for v in created.get("product_variants") or []
+                  if isinstance(v, dict) and v.get("sku") not in (None, "") and v.get("id") is not None}
+        return {key: by_sku[key] for key, _ in product.variants if key in by_sku}
+
+    def _store_variants(self, raw: dict[str, Any]) -> list[StoreVariant]:
+        try:
+            product = _Product.model_validate(raw)
+        except ValidationError:
+            log.warning("sazito: catalogue product without a usable id skipped")
+            return []
+        variants = []
+        for entry in product.product_variants:
+            try:
+                v = _Variant.model_validate(entry)
+            except ValidationError:
+                log.warning("sazito: variant without a usable id in product %s skipped", product.id)
+                continue
+            variants.append(StoreVariant(
+                id=v.id, product_id=product.id, product_name=product.name or "", title=v.title, sku=v.sku,
+                price=v.price, discount_price=v.discount_price, is_stock_managed=v.is_stock_managed,
+                stock_number=v.stock_number))
+        return variants
+
+    def _bulk(self, kind: str, chunk: list[tuple[Write, dict[str, Any]]], context: str) -> WriteOutcome:
+        writes = [w for w, _ in chunk]
+        try:
+            response = self.http.request("PUT", BULK_PATHS[kind], json={"variants": [e for _, e in chunk]},
+                                         context=context)
+            failed, note = _bulk_lists(self.http.json_body(response))
+        except errors.ConnectorError as exc:
+            return WriteOutcome(succeeded=writes) if exc.status == 409 else _failed(writes, exc)
+        outcome = WriteOutcome()
+        for write, entry in chunk:
+            if entry["id"] in failed:
+                reason = failed[entry["id"]] or note or "listed in failed_variant_ids"
+                message = f"sazito did not update variant {entry['id']}: {reason}"
+                outcome.failed.append((write, "RejectedByStore", message))
+            else:  # in success_variants, or in neither list of a call that succeeded
+                outcome.succeeded.append(write)
+        return outcome
+
+    def _single(self, write: Write) -> WriteOutcome:
+        try:
+            self.apply_one(write)
+        except errors.ConnectorError as exc:
+            return _failed([write], exc)
+        return WriteOutcome(succeeded=[write])

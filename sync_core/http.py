@@ -1,0 +1,383 @@
+"""The HTTP layer every connector uses: one httpx client per provider, error translation, tenacity retries,
+pacing, a persisted circuit breaker (sync_core.circuit) and a per-attempt audit hook.
+
+Budget: ``http_retries`` retries per request (``http_retries + 1`` attempts), on TransientError only; waits
+grow from ``http_retry_backoff_ms`` with full jitter, or follow Retry-After; none exceeds
+``http_retry_max_wait_s``. Prefect retries whole tasks on top of this, on TransientError too.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import logging
+import random
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+from sync_core import errors
+from sync_core.circuit import BreakerState, BreakerStore, CircuitBreaker, EventSink, MemoryBreakerStore
+from sync_core.pacing import Pacer, TokenBucket, shared_bucket
+from sync_core.settings import Settings
+
+__all__ = [
+    "AuditSink", "BreakerState", "BreakerStore", "CircuitBreaker", "EventSink", "HttpClient",
+    "MemoryBreakerStore", "Pacer", "RequestRecord", "ResponseReader", "TokenBucket", "error_class",
+    "is_secret_name", "parse_retry_after", "redact_body", "redact_url",
+]
+
+log = logging.getLogger(__name__)
+REDACTED = "REDACTED"
+_SECRET_WORDS = ("token", "secret", "passw", "authoriz", "credential", "signature")
+_SECRET_TEXT = re.compile(  # name=value or "name": "value" in a body that is not JSON
+    r"(?i)\b([\w-]*(?:token|secret|passw|authoriz|key)[\w-]*)([\"']?\s*[:=]\s*[\"']?)([^\"'&\s,;}]+)"
+)
+
+# (effective status, short reason) for a response; lets a provider flag a failure inside a 2xx envelope.
+ResponseReader = Callable[[httpx.Response], tuple[int, str | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One HTTP attempt, as written to the audit trail (no secrets in any field)."""
+
+    provider: str
+    method: str
+    url: str
+    status: int | None
+    duration_ms: int
+    attempt: int
+    outcome: str  # success | fail | retry | circuit_open | timeout
+    correlation_id: str
+    error: str | None
+    context: str | None
+    started_at: datetime
+    request_body: str | None = None
+    response_body: str | None = None
+
+
+class AuditSink(Protocol):
+    """Receives every attempt; must be thread-safe."""
+
+    def record(self, rec: RequestRecord) -> None: ...
+
+
+def is_secret_name(name: str) -> bool:
+    """True for a header, query parameter or JSON key whose value must never be stored or shown."""
+    low = name.lower().replace("-", "_")
+    return low.endswith("key") or any(word in low for word in _SECRET_WORDS)
+
+
+def redact_url(url: str) -> str:
+    """The URL without user info and with secret-looking query values replaced."""
+    parsed = httpx.URL(url)
+    params = [(k, REDACTED if is_secret_name(k) else v) for k, v in parsed.params.multi_items()]
+    return str(parsed.copy_with(params=params or None, username=None, password=None))
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:  # the client's own credentials, wherever a server or library echoes them
+        if len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def _redact_json(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: REDACTED if is_secret_name(str(k)) else _redact_json(v) for k, v in data.items()}
+    return [_redact_json(v) for v in data] if isinstance(data, list) else data
+
+
+def redact_body(content: bytes, secrets: list[str], max_chars: int) -> str | None:
+    """A body fit for the audit trail: secret keys redacted, known secrets scrubbed, truncated."""
+    if not content:
+        return None
+    text = content.decode("utf-8", "replace")
+    try:
+        text = jsonlib.dumps(_redact_json(jsonlib.loads(text)), ensure_ascii=False)
+    except ValueError:
+        text = _SECRET_TEXT.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
+    return _scrub(text, secrets)[:max_chars]
+
+
+def body_detail(response: httpx.Response) -> str | None:
+    """The provider's short error text (``error`` / ``message`` / ``detail`` of a JSON body), if any."""
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    for key in ("error", "message", "detail") if isinstance(data, dict) else ():
+        value = data.get(key)
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+            return str(value)
+    return None
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date); None if absent or garbage."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+        return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return seconds if 0 <= seconds < float("inf") else None
+
+
+def error_class(status: int) -> type[errors.ConnectorError]:
+    """The error-tree class for a failed HTTP (or in-body) status."""
+    if status == 429:
+        return errors.RateLimited
+    if status >= 500 or status == 408:
+        return errors.TransientError
+    table: dict[int, type[errors.ConnectorError]] = {401: errors.AuthError, 403: errors.AuthError,
+                                                     404: errors.NotFound, 400: errors.InvalidRequest,
+                                                     409: errors.InvalidRequest, 422: errors.InvalidRequest}
+    return table.get(status, errors.PermanentError)
+
+
+def default_reader(response: httpx.Response) -> tuple[int, str | None]:
+    """Judge by HTTP status alone; the reason is the body's error/message field, if any."""
+    return response.status_code, None if response.is_success else body_detail(response)
+
+
+@dataclass(slots=True)
+class _Call:
+    method: str
+    path: str
+    params: dict[str, Any] | None
+    json: Any
+    context: str | None
+    resend_ok: bool
+    correlation_id: str
+    attempt: int = 0
+
+    def retryable(self, exc: BaseException) -> bool:
+        # A request that never reached the server (connect failure, 429) can be resent even if not idempotent.
+        unsent = isinstance(exc, errors.RateLimited) or isinstance(
+            exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+        return isinstance(exc, errors.TransientError) and (self.resend_ok or unsent)
+
+
+class HttpClient:
+    """One provider's HTTP client: only 2xx comes back, everything else raises from sync_core.errors."""
+
+    def __init__(
+        self,
+        provider: str,
+        base_url: str,
+        settings: Settings,
+        *,
+        headers: dict[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        audit: AuditSink | None = None,
+        breaker_store: BreakerStore | None = None,
+        pacer: Pacer | None = None,
+        events: EventSink | None = None,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
+        bucket: TokenBucket | None = None,
+        reader: ResponseReader | None = None,
+    ) -> None:
+        self.provider, self.settings = provider, settings
+        headers = {"User-Agent": "catalog-sync/0.1", **(headers or {})}
+        # The header values themselves, and the token of "Bearer <token>", are scrubbed from every text.
+        self._secrets = [part for name, value in headers.items() if is_secret_name(name)
+                         for part in (value, *value.split(" ")[1:]) if part]
+        self._client = httpx.Client(base_url=base_url, headers=headers, timeout=settings.http_timeout,
+                                    transport=transport)
+        self._audit, self._events, self._pacer, self._reader = audit, events, pacer, reader or default_reader
+        self._sleep = sleep or time.sleep
+        self._bucket = bucket or shared_bucket(provider, settings.rate_limit_for(provider))
+        self._attempts = settings.http_retries + 1
+        self._backoff = wait_random_exponential(multiplier=settings.http_retry_backoff_ms / 1000,
+                                                max=settings.http_retry_max_wait_s)
+        self.breaker = CircuitBreaker(
+            provider, breaker_store or MemoryBreakerStore(), threshold=settings.circuit_failure_threshold,
+            window_s=settings.circuit_window_s, cooldown_s=settings.circuit_cooldown_s,
+            clock=clock or time.time, on_event=self._emit,
+        )
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the underlying connection pool."""
+        self._client.close()
+
+    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None,
+                context: str | None = None, idempotent: bool | None = None) -> httpx.Response:
+        """Send with circuit check, pacing and retries; return a 2xx response or raise a ConnectorError.
+
+        ``idempotent`` defaults to False for POST/PATCH: those are resent only when they never left.
+        """
+        method = method.upper()
+        resend_ok = idempotent if idempotent is not None else method not in ("POST", "PATCH")
+        call = _Call(method, path, params, json, context, resend_ok, uuid.uuid4().hex)
+        retrying = Retrying(stop=stop_after_attempt(self._attempts), wait=self._wait, sleep=self._sleep,
+                            retry=retry_if_exception(call.retryable), reraise=True)
+        response: httpx.Response = retrying(self._attempt, call)
+        return response
+
+    def get_json(self, path: str, *, params: dict[str, Any] | None = None, context: str | None = None) -> Any:
+        """GET and decode JSON; a 2xx body that is not JSON raises TransientError."""
+        return self.json_body(self.request("GET", path, params=params, context=context))
+
+    def json_body(self, response: httpx.Response) -> Any:
+        """Decode a response's JSON body or raise TransientError naming the call."""
+        try:
+            return response.json()
+        except ValueError:
+            req = response.request
+            raise errors.TransientError(
+                f"{self.provider}: {req.method} {req.url.path} answered HTTP {response.status_code} "
+                "with a body that is not JSON", provider=self.provider, status=response.status_code) from None
+
+    def _attempt(self, call: _Call) -> httpx.Response:
+        call.attempt += 1
+        started = datetime.now(UTC)
+        request = self._client.build_request(call.method, call.path, params=call.params, json=call.json)
+        audit = self._auditor(call, request, started)
+        try:
+            probe = self.breaker.before_call()
+        except errors.CircuitOpenError as exc:
+            exc.correlation_id = call.correlation_id
+            audit("circuit_open", None, exc, None)
+            raise
+        if self._pacer is not None:
+            self._pacer()
+        wait = self._bucket.reserve()
+        if wait > 0:
+            self._sleep(wait)
+        response: httpx.Response | None = None
+        t0 = time.perf_counter()
+        try:
+            response = self._client.send(request)
+            error = self._response_error(call, response)
+        except httpx.TransportError as exc:
+            error = self._transport_error(call, request, exc)
+        duration_ms = int((time.perf_counter() - t0) * 1000)
+        counted = isinstance(error, errors.TransientError | errors.AuthError)
+        if counted and not isinstance(error, errors.RateLimited):
+            self.breaker.record_failure(probe)
+        else:  # any answer, even a 404 or 429, shows the provider is up
+            self.breaker.record_success(probe)
+        if error is None:
+            audit("success", response, None, duration_ms)
+            assert response is not None
+            return response
+        final = not (call.retryable(error) and call.attempt < self._attempts)
+        if final and call.attempt > 1:
+            error.args = (f"{error.args[0]} after {call.attempt} attempts",)
+        timed_out = isinstance(error.__cause__, httpx.TimeoutException)
+        audit("retry" if not final else "timeout" if timed_out else "fail", response, error, duration_ms)
+        raise error
+
+    def _response_error(self, call: _Call, response: httpx.Response) -> errors.ConnectorError | None:
+        status, reason = self._reader(response)
+        if response.is_success and 200 <= status < 300:
+            return None
+        http = response.status_code
+        seen = f"HTTP {http}" if status == http else f"HTTP {http}, status {status} in body"
+        message = f"{self.provider}: {call.method} {call.path} failed ({seen})"
+        if reason:
+            message += ": " + _scrub(" ".join(reason.split())[:160], self._secrets)
+        cls = error_class(status)
+        kwargs: dict[str, Any] = {"provider": self.provider, "status": status,
+                                  "correlation_id": call.correlation_id}
+        if cls is errors.RateLimited:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            self._emit("rate_limited", {"provider": self.provider, "retry_after": retry_after})
+            error: errors.ConnectorError = errors.RateLimited(message, retry_after=retry_after, **kwargs)
+        else:
+            error = cls(message, **kwargs)
+        # The cause keeps the response reachable for a connector that reads the provider's own error code.
+        error.__cause__ = httpx.HTTPStatusError(message, request=response.request, response=response)
+        return error
+
+    def _transport_error(self, call: _Call, request: httpx.Request, exc: httpx.TransportError
+                         ) -> errors.ConnectorError:
+        url = request.url
+        origin = f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+            message = f"{self.provider}: cannot reach {origin} ({_reason(exc)})"
+        elif isinstance(exc, httpx.TimeoutException):
+            message = (f"{self.provider}: {call.method} {call.path} timed out after "
+                       f"{self.settings.http_timeout:g}s ({type(exc).__name__})")
+        else:
+            message = f"{self.provider}: {call.method} {call.path} failed: connection error ({_reason(exc)})"
+        error = errors.TransientError(_scrub(message, self._secrets), provider=self.provider,
+                                      correlation_id=call.correlation_id)
+        error.__cause__ = exc
+        return error
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        cap = self.settings.http_retry_max_wait_s
+        if isinstance(exc, errors.RateLimited) and exc.retry_after is not None:
+            # A little upward jitter so clients told the same Retry-After do not all come back at once.
+            return min(cap, exc.retry_after + random.uniform(0, min(1.0, exc.retry_after * 0.1)))
+        return float(self._backoff(state))
+
+    def _auditor(self, call: _Call, request: httpx.Request, started: datetime
+                 ) -> Callable[[str, httpx.Response | None, BaseException | None, int | None], None]:
+        url = _scrub(redact_url(str(request.url)), self._secrets)
+
+        def audit(outcome: str, response: httpx.Response | None, error: BaseException | None,
+                  duration_ms: int | None) -> None:
+            if self._audit is None:
+                return
+            limit = self.settings.audit_body_max_chars if self.settings.audit_bodies else 0
+            rec = RequestRecord(
+                provider=self.provider, method=call.method, url=url,
+                status=response.status_code if response is not None else None, duration_ms=duration_ms or 0,
+                attempt=call.attempt, outcome=outcome, correlation_id=call.correlation_id,
+                error=str(error)[:500] if error else None, started_at=started,
+                context=call.context[:128] if call.context else None,  # the audit column is 128 wide
+                request_body=redact_body(request.content, self._secrets, limit) if limit else None,
+                response_body=(redact_body(response.content, self._secrets, limit)
+                               if limit and response is not None else None),
+            )
+            try:
+                self._audit.record(rec)
+            except Exception:  # an audit outage must not turn a good write into a failure
+                log.exception("%s: audit sink failed", self.provider)
+
+        return audit
+
+    def _emit(self, kind: str, data: dict[str, Any]) -> None:
+        if self._events is None:
+            return
+        try:
+            self._events(kind, data)
+        except Exception:  # events are best-effort, like the audit trail
+            log.exception("%s: event sink failed on %s", self.provider, kind)
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    low = text.lower()
+    if "refused" in low:
+        return "connection refused"
+    if any(s in low for s in ("name or service", "nodename", "name resolution", "getaddrinfo", "no address")):
+        return "host name not resolved"
+    if text.startswith("[Errno") and "]" in text:
+        text = text.split("]", 1)[1].strip()
+    return text[:120] or type(exc).__name__

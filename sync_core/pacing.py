@@ -1,0 +1,68 @@
+"""Client-side pacing: a token bucket per provider, shared by every client of that provider in a process."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+
+Pacer = Callable[[], None]
+
+
+class TokenBucket:
+    """Allows ``rate_per_min`` requests a minute with bursts of ``burst``; thread-safe.
+
+    Callers reserve a token under the lock and sleep outside it, so waiting threads do not block each
+    other and are served in arrival order (the bucket may go negative: that is the queue of reservations).
+    """
+
+    def __init__(
+        self,
+        rate_per_min: float,
+        burst: int | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate_per_min <= 0:
+            raise ValueError("rate_per_min must be > 0")
+        self.rate_per_s = rate_per_min / 60.0
+        # Default burst: one second's worth, so a fresh process does not fire a whole minute's budget at once.
+        self.burst = burst if burst is not None else max(1, math.ceil(self.rate_per_s))
+        if self.burst < 1:
+            raise ValueError("burst must be >= 1")
+        self._clock, self._sleep = clock, sleep
+        self._tokens = float(self.burst)
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Take one token; return how many seconds the caller must wait before using it (0 if none)."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(float(self.burst), self._tokens + (now - self._last) * self.rate_per_s)
+            self._last = now
+            self._tokens -= 1.0
+            return 0.0 if self._tokens >= 0 else -self._tokens / self.rate_per_s
+
+    def acquire(self) -> float:
+        """Block until a token is available; return the seconds waited."""
+        wait = self.reserve()
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+
+_shared: dict[tuple[str, float, int | None], TokenBucket] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_bucket(provider: str, rate_per_min: float, burst: int | None = None) -> TokenBucket:
+    """The process-wide bucket for ``provider`` at this rate, so several clients share one budget."""
+    key = (provider, rate_per_min, burst)
+    with _shared_lock:
+        bucket = _shared.get(key)
+        if bucket is None:
+            bucket = _shared[key] = TokenBucket(rate_per_min, burst)
+        return bucket

@@ -1,0 +1,130 @@
+"""The sandbox's data model: its configuration, the Sazito store records and the catalogue container."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sync_core.sandbox.rules import VariantValues
+
+DAY_MS = 86_400_000
+ENVELOPES = ("wrapped", "flat", "bare", "mixed")
+
+
+@dataclass
+class SandboxConfig:
+    """Knobs of the simulated Anar360 + Sazito pair; those in state.RUNTIME_KNOBS can change at run time."""
+
+    products: int = 200  # Anar360 products
+    variants: int = 3  # variants per product
+    seed: int = 1  # drives every random choice (catalogues, faults, mutations)
+    latency_ms: float = 0  # added to every API call
+    fault_rate: float = 0.0  # fraction of API calls answered 500/502/503 before doing anything
+    rate_limit: float = 0.0  # requests/s across both APIs (token bucket), 0 = unlimited; excess gets 429
+    burst_429_every: int = 0  # after every N served requests ...
+    burst_429_length: int = 0  # ... the next M get 429 (Retry-After alternates "1" and an HTTP-date)
+    rejected_fraction: float = 0.0  # linked Sazito variants whose writes always fail
+    envelope: str = "wrapped"  # bulk answer shape: wrapped | flat | bare | mixed (rotates)
+    bad_record_fraction: float = 0.0  # Anar360 products served with one broken variant
+    in_sync_fraction: float = 0.15  # linked store variants that start with the correct values (m=1, k=0)
+    unlinked_fraction: float = 0.05  # Anar360 products with no Sazito counterpart
+    merchant_products: int = 5  # Sazito products with no or a non-supplier sku
+    anar360_token: str = "sandbox-token"
+    sazito_key: str = "sandbox-key"
+    anar360_max_limit: int = 100  # server cap on Anar360 `limit`
+    sazito_max_page_size: int = 100  # server cap on Sazito `page_size`
+
+    def __post_init__(self) -> None:
+        if self.envelope not in ENVELOPES:
+            raise ValueError(f"envelope must be one of {ENVELOPES}, not {self.envelope!r}")
+        if self.products < 0 or self.variants < 1:
+            raise ValueError("products must be >= 0 and variants >= 1")
+
+
+@dataclass
+class StoreVariant:
+    """One Sazito variant as the store holds it."""
+
+    id: int
+    product_id: int
+    sku: str | None
+    title: str
+    price: int
+    discount_price: int | None
+    is_stock_managed: bool
+    stock_number: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The variant as `GET /products` serves it (without `product_id`)."""
+        data = asdict(self)
+        del data["product_id"]
+        return data
+
+    def values(self) -> VariantValues:
+        """The four sync-relevant values; `stock_number` is None when unmanaged."""
+        stock = self.stock_number if self.is_stock_managed else None
+        return VariantValues(self.price, self.discount_price, self.is_stock_managed, stock)
+
+
+@dataclass
+class StoreProduct:
+    """One Sazito product; its variants live in `Catalogue.store_variants`."""
+
+    id: int
+    name: str
+    url: str
+    variant_ids: list[int]
+    product_type: str = "simple"
+    description: str = ""
+
+
+@dataclass
+class Catalogue:
+    """Both catalogues plus the indexes the simulators need; not thread-safe by itself."""
+
+    supplier_products: list[dict[str, Any]]
+    updated_ms: list[int]
+    variant_index: dict[str, tuple[int, int]]
+    broken_products: set[str]
+    unlinked_products: set[str]
+    store_products: dict[int, StoreProduct]
+    store_variants: dict[int, StoreVariant]
+    merchant_variant_ids: set[int]
+    link_order: list[int]
+    next_product_id: int
+    next_variant_id: int
+    product_index: dict[str, int] = field(default_factory=dict)
+    by_updated: list[tuple[int, int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.product_index = {product_key(p): i for i, p in enumerate(self.supplier_products)}
+        self.by_updated = sorted((ms, i) for i, ms in enumerate(self.updated_ms))
+
+    def window_start(self, threshold_ms: int) -> int:
+        """Index in `by_updated` of the first product updated at or after `threshold_ms`."""
+        return bisect.bisect_left(self.by_updated, (threshold_ms, -1))
+
+    def touch(self, position: int, now_ms: int) -> None:
+        """Set a supplier product's updatedAt to `now_ms`, keeping the sorted index in step."""
+        old = (self.updated_ms[position], position)
+        del self.by_updated[bisect.bisect_left(self.by_updated, old)]
+        self.updated_ms[position] = now_ms
+        self.supplier_products[position]["updatedAt"] = iso_ms(now_ms)
+        bisect.insort(self.by_updated, (now_ms, position))
+
+
+def product_key(product: dict[str, Any]) -> str:
+    """The Anar360 product id, whether carried as `id` or `_id`."""
+    return str(product.get("id") or product.get("_id"))
+
+
+def iso_ms(ms: int) -> str:
+    """Epoch milliseconds as the API's `2025-11-20T09:30:12.345Z` form."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def now_ms() -> int:
+    """The current UTC time in epoch milliseconds."""
+    return int(datetime.now(UTC).timestamp() * 1000)

@@ -1,0 +1,117 @@
+"""Mounting and serving the sandbox: one ASGI app for both simulators plus the `/_sandbox` control API."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from sync_core.sandbox.admin_app import build_admin_app
+from sync_core.sandbox.anar360_app import build_anar360_app
+from sync_core.sandbox.catalogue import SandboxConfig
+from sync_core.sandbox.sazito_app import build_sazito_app
+from sync_core.sandbox.state import SandboxState
+
+ANAR360_PREFIX = "/anar360/api/360"
+SAZITO_PREFIX = "/sazito/api/v1"
+ADMIN_PREFIX = "/_sandbox"
+STARTUP_TIMEOUT_S = 10.0
+
+
+def build_app(state: SandboxState) -> Starlette:
+    """Anar360 at /anar360/api/360, Sazito at /sazito/api/v1, control API at /_sandbox."""
+    return Starlette(
+        routes=[
+            Mount(ANAR360_PREFIX, app=build_anar360_app(state)),
+            Mount(SAZITO_PREFIX, app=build_sazito_app(state)),
+            Mount(ADMIN_PREFIX, app=build_admin_app(state)),
+        ]
+    )
+
+
+def serve(config: SandboxConfig, host: str = "127.0.0.1", port: int = 8360) -> None:
+    """Generate the catalogues and serve them until interrupted (blocking)."""
+    uvicorn.run(build_app(SandboxState(config)), host=host, port=port, log_level="warning")
+
+
+class _QuickStopServer(uvicorn.Server):
+    """uvicorn polls `should_exit` every 100 ms; tests start and stop many servers, so poll every 10 ms."""
+
+    async def main_loop(self) -> None:
+        ticks = 0
+        while not await self.on_tick(0 if ticks % 100 == 0 else 1):  # tick 0 refreshes the Date header
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+
+@dataclass(frozen=True)
+class SandboxHandle:
+    """A running sandbox: where to reach it, its credentials, and its live state."""
+
+    url: str
+    anar360_base: str
+    sazito_base: str
+    anar360_token: str
+    sazito_key: str
+    state: SandboxState
+
+
+def _wait_until_accepting(host: str, port: int, server: uvicorn.Server, thread: threading.Thread) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if not thread.is_alive():
+            raise RuntimeError("the sandbox server stopped during startup")
+        if server.started:
+            try:
+                with socket.create_connection((host, port), timeout=0.5):
+                    return
+            except OSError:
+                pass
+        time.sleep(0.01)
+    raise RuntimeError(f"the sandbox did not accept connections on {host}:{port} in {STARTUP_TIMEOUT_S}s")
+
+
+@contextmanager
+def running_sandbox(
+    config: SandboxConfig | None = None, host: str = "127.0.0.1", port: int = 0
+) -> Iterator[SandboxHandle]:
+    """Serve a fresh sandbox from a background thread (port 0 = a free port); stop it on exit.
+
+    Raises RuntimeError when the server does not come up within STARTUP_TIMEOUT_S.
+    """
+    state = SandboxState(config)
+    # proto=IPPROTO_TCP: asyncio only sets TCP_NODELAY on accepted sockets whose proto says TCP; without
+    # it every keep-alive request stalls ~40 ms on Nagle + delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    bound_port = sock.getsockname()[1]
+    server = _QuickStopServer(
+        uvicorn.Config(build_app(state), log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="sandbox", daemon=True)
+    thread.start()
+    try:
+        _wait_until_accepting(host, bound_port, server, thread)
+        url = f"http://{host}:{bound_port}"
+        yield SandboxHandle(
+            url=url,
+            anar360_base=url + ANAR360_PREFIX,
+            sazito_base=url + SAZITO_PREFIX,
+            anar360_token=state.config.anar360_token,
+            sazito_key=state.config.sazito_key,
+            state=state,
+        )
+    finally:
+        state.closing = True
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

@@ -1,0 +1,51 @@
+"""Flows end to end: a Prefect test server for the session, a fresh sandbox and state store per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+
+from sync_core.sandbox.catalogue import SandboxConfig
+from sync_core.sandbox.server import SandboxHandle, running_sandbox
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    with prefect_test_harness(server_startup_timeout=60):
+        yield
+
+
+@pytest.fixture
+def sandbox_config() -> SandboxConfig:
+    """Override in a test module (or parametrize) for other knobs."""
+    return SandboxConfig(products=40, variants=3, seed=3, bad_record_fraction=0.05)
+
+
+@pytest.fixture
+def sandbox(sandbox_config: SandboxConfig) -> Iterator[SandboxHandle]:
+    with running_sandbox(sandbox_config) as handle:
+        yield handle
+
+
+def sandbox_env(sandbox: SandboxHandle, db_url: str) -> dict[str, str]:
+    """The environment a worker would have, pointed at the sandbox."""
+    return {
+        "ANAR360_BASE": sandbox.anar360_base, "ANAR360_TOKEN": sandbox.anar360_token,
+        "SAZITO_BASE": sandbox.sazito_base, "SAZITO_KEY": sandbox.sazito_key,
+        "DATABASE_URL": db_url, "HTTP_RETRY_BACKOFF_MS": "5", "HTTP_RETRY_MAX_WAIT_S": "2",
+        "RATE_LIMIT_PER_MIN": "60000", "SYNC_PAGE_LIMIT": "25", "SAZITO_PAGE_SIZE": "50",
+        "FAILURE_RETRY_BASE_S": "0", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+
+
+@pytest.fixture
+def sync_env(sandbox: SandboxHandle, db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+             prefect_server: None) -> SandboxHandle:
+    """Settings (read by the tasks from the environment) aimed at the sandbox and the test database."""
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    for name, value in sandbox_env(sandbox, db_url).items():
+        monkeypatch.setenv(name, value)
+    return sandbox

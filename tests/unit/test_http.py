@@ -1,0 +1,460 @@
+"""HttpClient: error translation, tenacity retries, Retry-After, circuit integration, pacing hook, audit."""
+
+from __future__ import annotations
+
+import json
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from sync_core import errors
+from sync_core.http import (
+    HttpClient,
+    MemoryBreakerStore,
+    RequestRecord,
+    TokenBucket,
+    error_class,
+    parse_retry_after,
+    redact_url,
+)
+from sync_core.settings import Settings
+
+BASE = "https://api.test/v1"
+TOKEN = "tok-Very-Secret-123"
+
+
+class ListAudit:
+    def __init__(self) -> None:
+        self.records: list[RequestRecord] = []
+
+    def record(self, rec: RequestRecord) -> None:
+        self.records.append(rec)
+
+
+def make_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = dict(
+        anar360_base=BASE,
+        anar360_token=TOKEN,
+        sazito_base=BASE,
+        sazito_key="key-abc-123",
+        _env_file=None,
+        http_retries=3,
+        http_retry_backoff_ms=100,
+        http_retry_max_wait_s=30.0,
+        circuit_failure_threshold=100,
+        rate_limit_per_min=100_000,
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def router() -> respx.MockRouter:
+    return respx.MockRouter(base_url=BASE, assert_all_called=False)
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def audit() -> ListAudit:
+    return ListAudit()
+
+
+def client(
+    router: respx.MockRouter, sleeps: list[float], audit: ListAudit | None = None, **kw: Any
+) -> HttpClient:
+    settings = kw.pop("settings", None) or make_settings()
+    return HttpClient(
+        "anar360",
+        BASE,
+        settings,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        transport=httpx.MockTransport(router.handler),
+        audit=audit,
+        sleep=sleeps.append,
+        bucket=TokenBucket(1_000_000),
+        **kw,
+    )
+
+
+# --- Retry-After ---
+
+
+def test_retry_after_seconds() -> None:
+    assert parse_retry_after("120") == 120.0
+    assert parse_retry_after(" 0 ") == 0.0
+
+
+def test_retry_after_http_date() -> None:
+    now = datetime(2025, 11, 20, 9, 0, 0, tzinfo=UTC)
+    header = format_datetime(now + timedelta(seconds=30), usegmt=True)
+    assert parse_retry_after(header, now=now) == pytest.approx(30.0)
+    assert parse_retry_after(format_datetime(now - timedelta(seconds=30), usegmt=True), now=now) == 0.0
+
+
+@pytest.mark.parametrize("garbage", [None, "", "soon", "-5", "nan", "inf", "Thu, 99 Foo 2025"])
+def test_retry_after_garbage_is_none(garbage: str | None) -> None:
+    assert parse_retry_after(garbage) is None
+
+
+# --- classification ---
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, errors.InvalidRequest),
+        (401, errors.AuthError),
+        (403, errors.AuthError),
+        (404, errors.NotFound),
+        (409, errors.InvalidRequest),
+        (422, errors.InvalidRequest),
+        (418, errors.PermanentError),
+        (429, errors.RateLimited),
+        (500, errors.TransientError),
+        (503, errors.TransientError),
+    ],
+)
+def test_error_class(status: int, cls: type[errors.ConnectorError]) -> None:
+    assert error_class(status) is cls
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, errors.InvalidRequest),
+        (401, errors.AuthError),
+        (403, errors.AuthError),
+        (404, errors.NotFound),
+        (409, errors.InvalidRequest),
+        (422, errors.InvalidRequest),
+        (418, errors.PermanentError),
+    ],
+)
+def test_permanent_statuses_raise_once_without_retry(
+    router: respx.MockRouter, sleeps: list[float], status: int, cls: type[errors.ConnectorError]
+) -> None:
+    route = router.get("/products").respond(status, json={"error": "nope"})
+    with client(router, sleeps) as http, pytest.raises(cls) as info:
+        http.request("GET", "/products", params={"page": 2})
+    exc = info.value
+    assert type(exc) is cls
+    assert route.call_count == 1 and sleeps == []
+    assert exc.provider == "anar360" and exc.status == status and exc.correlation_id
+    message = str(exc)
+    assert (
+        "anar360" in message and "GET /products" in message and str(status) in message and "\n" not in message
+    )
+    assert "nope" in message
+
+
+def test_2xx_is_returned(router: respx.MockRouter, sleeps: list[float]) -> None:
+    router.get("/ping").respond(204)
+    with client(router, sleeps) as http:
+        assert http.request("GET", "/ping").status_code == 204
+
+
+# --- retries ---
+
+
+def test_5xx_retried_then_success(router: respx.MockRouter, sleeps: list[float]) -> None:
+    route = router.get("/products").mock(
+        side_effect=[httpx.Response(503), httpx.Response(502), httpx.Response(200, json={"ok": True})]
+    )
+    with client(router, sleeps) as http:
+        assert http.get_json("/products") == {"ok": True}
+    assert route.call_count == 3
+    assert len(sleeps) == 2
+    assert 0 <= sleeps[0] <= 0.1 and 0 <= sleeps[1] <= 0.2  # full jitter under 100 ms, then 200 ms
+
+
+def test_retries_are_bounded(router: respx.MockRouter, sleeps: list[float]) -> None:
+    route = router.get("/products").respond(500)
+    with (
+        client(router, sleeps, settings=make_settings(http_retries=2)) as http,
+        pytest.raises(errors.TransientError, match="after 3 attempts"),
+    ):
+        http.request("GET", "/products")
+    assert route.call_count == 3 and len(sleeps) == 2
+
+
+def test_backoff_is_capped(router: respx.MockRouter, sleeps: list[float]) -> None:
+    router.get("/x").respond(500)
+    settings = make_settings(http_retries=6, http_retry_backoff_ms=10_000, http_retry_max_wait_s=1.5)
+    with client(router, sleeps, settings=settings) as http, pytest.raises(errors.TransientError):
+        http.request("GET", "/x")
+    assert len(sleeps) == 6 and max(sleeps) <= 1.5
+
+
+def test_429_honours_retry_after(router: respx.MockRouter, sleeps: list[float]) -> None:
+    events: list[tuple[str, dict[str, Any]]] = []
+    route = router.get("/products").mock(
+        side_effect=[httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200, json=[])]
+    )
+    with client(router, sleeps, events=lambda kind, data: events.append((kind, data))) as http:
+        http.request("GET", "/products")
+    assert route.call_count == 2
+    assert len(sleeps) == 1 and 7.0 <= sleeps[0] <= 7.7
+    assert events == [("rate_limited", {"provider": "anar360", "retry_after": 7.0})]
+
+
+def test_429_http_date_and_cap(router: respx.MockRouter, sleeps: list[float]) -> None:
+    later = format_datetime(datetime.now(UTC) + timedelta(hours=1), usegmt=True)
+    router.get("/products").mock(
+        side_effect=[httpx.Response(429, headers={"Retry-After": later}), httpx.Response(200)]
+    )
+    with client(router, sleeps, settings=make_settings(http_retry_max_wait_s=12)) as http:
+        http.request("GET", "/products")
+    assert sleeps == [12.0]
+
+
+def test_429_exhausted_raises_rate_limited(router: respx.MockRouter, sleeps: list[float]) -> None:
+    router.get("/products").respond(429, headers={"Retry-After": "2"})
+    with (
+        client(router, sleeps, settings=make_settings(http_retries=1)) as http,
+        pytest.raises(errors.RateLimited) as info,
+    ):
+        http.request("GET", "/products")
+    assert info.value.retry_after == 2.0 and info.value.status == 429
+
+
+def test_429_without_retry_after_uses_backoff(router: respx.MockRouter, sleeps: list[float]) -> None:
+    router.get("/p").mock(
+        side_effect=[httpx.Response(429, headers={"Retry-After": "garbage"}), httpx.Response(200)]
+    )
+    with client(router, sleeps) as http:
+        http.request("GET", "/p")
+    assert len(sleeps) == 1 and sleeps[0] <= 0.1
+
+
+def test_timeouts_retried_then_transient(
+    router: respx.MockRouter, sleeps: list[float], audit: ListAudit
+) -> None:
+    route = router.get("/products").mock(side_effect=httpx.ReadTimeout("read timed out"))
+    with (
+        client(router, sleeps, audit) as http,
+        pytest.raises(errors.TransientError, match="timed out") as info,
+    ):
+        http.request("GET", "/products")
+    assert route.call_count == 4
+    assert [r.outcome for r in audit.records] == ["retry", "retry", "retry", "timeout"]
+    assert info.value.status is None and info.value.correlation_id == audit.records[0].correlation_id
+
+
+def test_timeout_then_success(router: respx.MockRouter, sleeps: list[float]) -> None:
+    route = router.get("/p").mock(side_effect=[httpx.ConnectTimeout("slow"), httpx.Response(200)])
+    with client(router, sleeps) as http:
+        assert http.request("GET", "/p").status_code == 200
+    assert route.call_count == 2
+
+
+def test_connect_error_message(router: respx.MockRouter, sleeps: list[float]) -> None:
+    router.get("/products").mock(side_effect=httpx.ConnectError("[Errno 111] Connection refused"))
+    with client(router, sleeps) as http, pytest.raises(errors.TransientError) as info:
+        http.request("GET", "/products")
+    assert str(info.value) == "anar360: cannot reach https://api.test (connection refused) after 4 attempts"
+
+
+def test_unreachable_base_url_real_socket() -> None:
+    with socket.socket() as sock:  # a port nobody listens on: bound, then closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    with (
+        HttpClient("anar360", base, make_settings(http_retries=1), sleep=lambda s: None) as http,
+        pytest.raises(errors.TransientError) as info,
+    ):
+        http.request("GET", "/products")
+    assert str(info.value) == f"anar360: cannot reach {base} (connection refused) after 2 attempts"
+
+
+def test_reset_connection_is_transient(router: respx.MockRouter, sleeps: list[float]) -> None:
+    router.get("/p").mock(side_effect=[httpx.ReadError("Connection reset by peer"), httpx.Response(200)])
+    with client(router, sleeps) as http:
+        assert http.request("GET", "/p").status_code == 200
+
+
+def test_post_not_resent_after_5xx_but_resent_after_connect_error(
+    router: respx.MockRouter, sleeps: list[float]
+) -> None:
+    route = router.post("/orders").respond(503)
+    with client(router, sleeps) as http, pytest.raises(errors.TransientError):
+        http.request("POST", "/orders", json={"a": 1})
+    assert route.call_count == 1
+    route.side_effect = [httpx.ConnectError("refused"), httpx.Response(201)]
+    with client(router, sleeps) as http:
+        assert http.request("POST", "/orders", json={"a": 1}).status_code == 201
+
+
+def test_non_json_body(router: respx.MockRouter, sleeps: list[float]) -> None:
+    router.get("/products").respond(200, text="<html>maintenance</html>")
+    with client(router, sleeps) as http, pytest.raises(errors.TransientError, match="not JSON"):
+        http.get_json("/products")
+
+
+# --- circuit, pacing ---
+
+
+def test_circuit_opens_and_blocks_without_calling(
+    router: respx.MockRouter, sleeps: list[float], audit: ListAudit
+) -> None:
+    events: list[str] = []
+    route = router.get("/p").respond(503)
+    settings = make_settings(http_retries=0, circuit_failure_threshold=2)
+    with client(router, sleeps, audit, settings=settings, events=lambda k, d: events.append(k)) as http:
+        for _ in range(2):
+            with pytest.raises(errors.TransientError):
+                http.request("GET", "/p")
+        with pytest.raises(errors.CircuitOpenError, match="next probe") as info:
+            http.request("GET", "/p")
+    assert route.call_count == 2
+    assert events == ["circuit_opened"]
+    assert audit.records[-1].outcome == "circuit_open" and audit.records[-1].status is None
+    assert info.value.correlation_id == audit.records[-1].correlation_id
+
+
+def test_circuit_open_is_not_retried_mid_call(router: respx.MockRouter, sleeps: list[float]) -> None:
+    route = router.get("/p").respond(500)
+    settings = make_settings(http_retries=5, circuit_failure_threshold=2)
+    with client(router, sleeps, settings=settings) as http, pytest.raises(errors.CircuitOpenError):
+        http.request("GET", "/p")
+    assert route.call_count == 2
+
+
+@pytest.mark.parametrize("status", [404, 422, 409, 429])
+def test_statuses_not_counted_by_circuit(router: respx.MockRouter, sleeps: list[float], status: int) -> None:
+    router.get("/p").respond(status)
+    settings = make_settings(http_retries=0, circuit_failure_threshold=1)
+    with client(router, sleeps, settings=settings) as http:
+        for _ in range(3):
+            with pytest.raises(errors.ConnectorError) as info:
+                http.request("GET", "/p")
+            assert not isinstance(info.value, errors.CircuitOpenError)
+        assert http.breaker.state.state == "closed"
+
+
+def test_auth_errors_are_counted(router: respx.MockRouter, sleeps: list[float]) -> None:
+    router.get("/p").respond(401)
+    store = MemoryBreakerStore()
+    settings = make_settings(circuit_failure_threshold=2)
+    with client(router, sleeps, settings=settings, breaker_store=store) as http:
+        for _ in range(2):
+            with pytest.raises(errors.AuthError):
+                http.request("GET", "/p")
+        with pytest.raises(errors.CircuitOpenError):
+            http.request("GET", "/p")
+    assert store.load("anar360").state == "open"
+
+
+def test_pacer_called_before_each_attempt(router: respx.MockRouter, sleeps: list[float]) -> None:
+    calls: list[int] = []
+    router.get("/p").mock(side_effect=[httpx.Response(500), httpx.Response(200)])
+    with client(router, sleeps, pacer=lambda: calls.append(1)) as http:
+        http.request("GET", "/p")
+    assert len(calls) == 2
+
+
+def test_token_bucket_paces_attempts(router: respx.MockRouter, sleeps: list[float]) -> None:
+    now = [0.0]
+    router.get("/p").respond(200)
+    bucket = TokenBucket(60, burst=1, clock=lambda: now[0])
+    with HttpClient(
+        "anar360",
+        BASE,
+        make_settings(),
+        transport=httpx.MockTransport(router.handler),
+        sleep=sleeps.append,
+        bucket=bucket,
+    ) as http:
+        for _ in range(3):
+            http.request("GET", "/p")
+    assert sleeps == [1.0, 2.0]
+
+
+def test_concurrent_use(router: respx.MockRouter, sleeps: list[float], audit: ListAudit) -> None:
+    router.get("/p").respond(200, json={})
+    with client(router, sleeps, audit) as http, ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda i: http.request("GET", "/p", params={"i": i}).status_code, range(64)))
+    assert statuses == [200] * 64
+    assert len(audit.records) == 64 and len({r.correlation_id for r in audit.records}) == 64
+
+
+# --- audit ---
+
+
+def test_audit_record_per_attempt(router: respx.MockRouter, sleeps: list[float], audit: ListAudit) -> None:
+    router.get("/products").mock(side_effect=[httpx.Response(500), httpx.Response(200, json={})])
+    with client(router, sleeps, audit) as http:
+        http.request("GET", "/products", params={"page": 3}, context="products page 3")
+    first, second = audit.records
+    assert (first.attempt, first.outcome, first.status) == (1, "retry", 500)
+    assert (second.attempt, second.outcome, second.status) == (2, "success", 200)
+    assert first.correlation_id == second.correlation_id and len(first.correlation_id) == 32
+    assert first.context == "products page 3" and first.method == "GET"
+    assert first.url == f"{BASE}/products?page=3"
+    assert first.started_at.tzinfo is not None and first.duration_ms >= 0
+    assert first.request_body is None and first.response_body is None  # audit_bodies is off by default
+
+
+def test_audit_never_holds_secrets(router: respx.MockRouter, sleeps: list[float], audit: ListAudit) -> None:
+    echo = {
+        "token": TOKEN,
+        "items": [{"api_key": "k-123456", "password": "hunter2", "price": 5}],
+        "error": f"bad token {TOKEN}",
+    }
+    router.post("/login").mock(side_effect=[httpx.Response(500, json=echo), httpx.Response(200, json=echo)])
+    settings = make_settings(audit_bodies=True, audit_body_max_chars=10_000)
+    with client(router, sleeps, audit, settings=settings) as http:
+        with pytest.raises(errors.TransientError) as info:
+            http.request(
+                "POST",
+                "/login",
+                params={"token": TOKEN, "client_secret": "cs-999999", "page": 1},
+                json={"password": "hunter2", "authorization": f"Bearer {TOKEN}", "name": "x"},
+            )
+        assert TOKEN not in str(info.value)
+        http.request(
+            "POST", "/login", params={"page": 1}, json={"client_secret": "cs-999999"}, idempotent=True
+        )
+    dumped = json.dumps([asdict(r) for r in audit.records], default=str)
+    for secret in (TOKEN, "cs-999999", "hunter2", "k-123456"):
+        assert secret not in dumped
+    first = audit.records[0]
+    assert "token=REDACTED" in first.url and "client_secret=REDACTED" in first.url and "page=1" in first.url
+    assert first.request_body is not None and '"name": "x"' in first.request_body
+    assert first.response_body is not None and '"price": 5' in first.response_body
+
+
+def test_audit_bodies_truncated(router: respx.MockRouter, sleeps: list[float], audit: ListAudit) -> None:
+    router.get("/big").respond(200, json={"data": "x" * 500})
+    with client(
+        router, sleeps, audit, settings=make_settings(audit_bodies=True, audit_body_max_chars=40)
+    ) as http:
+        http.request("GET", "/big")
+    assert len(audit.records[0].response_body or "") == 40
+
+
+def test_failing_audit_sink_does_not_fail_the_call(router: respx.MockRouter, sleeps: list[float]) -> None:
+    class Broken:
+        def record(self, rec: RequestRecord) -> None:
+            raise RuntimeError("db down")
+
+    router.get("/p").respond(200)
+    with client(router, sleeps, Broken()) as http:  # type: ignore[arg-type]
+        assert http.request("GET", "/p").status_code == 200
+
+
+def test_redact_url_strips_userinfo_and_secret_params() -> None:
+    assert redact_url("https://u:pw@h.test/a?key=1&apiKey=2&access_token=3&q=ok") == (
+        "https://h.test/a?key=REDACTED&apiKey=REDACTED&access_token=REDACTED&q=ok"
+    )
