@@ -1,6 +1,6 @@
 """Per-provider circuit breaker whose state lives in a store, so every process sees the same circuit.
 
-closed --(threshold counted failures within window_s)--> open --(cooldown_s)--> half_open (one probe)
+closed --(threshold consecutive counted failures within window_s)--> open --(cooldown_s)--> half_open (one probe)
 half_open --probe ok--> closed;  half_open --probe fails--> open (cooldown starts again)
 """
 
@@ -115,9 +115,14 @@ class CircuitBreaker:
 
     def record_success(self, probe: bool = False) -> None:
         """A call got an answer that shows the provider is healthy; a successful probe closes the circuit."""
-        if not probe:
-            return  # counted failures only age out of the window; successes do not reset them
         with self._lock:
+            if not probe:
+                # Failures must be consecutive to open the circuit: scattered 5xx between good answers are
+                # noise the retries absorb, not an outage. Only a count above zero needs a (saved) reset.
+                if self._state.state == "closed" and self._state.failures:
+                    self._state = BreakerState()
+                    self._save()
+                return
             self._state = BreakerState()
             self._save()
         self._emit(["circuit_closed"])

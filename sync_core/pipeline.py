@@ -16,7 +16,7 @@ from sync_core.failures import NewFailure, record_failures, resolve
 from sync_core.ledger import Link, load_ledger, load_links, match_titles, record_values, save_links
 from sync_core.mapping.anar360_sazito import PriceRule, new_product, variant_writes
 from sync_core.mapping.titles import title_key
-from sync_core.models import SourcePage, SupplierProduct, Write, fingerprint
+from sync_core.models import SourcePage, SupplierProduct, Write, WriteOutcome, fingerprint
 from sync_core.ports import Target
 from sync_core.runs import add_counts, record_events
 from sync_core.settings import Settings
@@ -128,14 +128,17 @@ def sync_page(settings: Settings, page: SourcePage, target: Target, *, run_id: i
         result.pushed = len(plan.writes)  # would be pushed
         return result
 
-    outcome = target.apply(plan.writes)
+    def record_batch(part: WriteOutcome) -> None:
+        # Each batch is recorded the moment it lands: a crash later in the page cannot make us resend it.
+        batch_failures = [NewFailure(f"push:{w.kind}", w.target_key, cls, cls, msg, asdict_write(w))
+                          for w, cls, msg in part.failed]
+        _record_writes(settings, run_id=run_id, succeeded=part.succeeded, failures=batch_failures)
+
+    outcome = target.apply(plan.writes, on_outcome=record_batch)
     result.pushed = len(outcome.succeeded)
-    for write, error_class, message in outcome.failed:
-        result.failed += 1
-        result.reasons[f"push:{error_class}"] += 1
-        failures.append(NewFailure(f"push:{write.kind}", write.target_key, error_class, error_class, message,
-                                   asdict_write(write)))
-    _record(settings, run_id=run_id, succeeded=outcome.succeeded, failures=failures, clean=clean, result=result)
+    result.failed += len(outcome.failed)
+    result.reasons.update(f"push:{error_class}" for _, error_class, _ in outcome.failed)
+    _record_page(settings, run_id=run_id, outcome=outcome, failures=failures, clean=clean, result=result)
     fatal = sorted({cls for _, cls, _ in outcome.failed if cls in FATAL_WRITE_ERRORS})
     if fatal:
         raise RunAborted(f"{TARGET} writes stopped: {', '.join(fatal)} ({outcome.failed[0][2]})")
@@ -169,27 +172,35 @@ def _create_products(settings: Settings, target: Target, products: list[Supplier
     return writes
 
 
-def _record(settings: Settings, *, run_id: int | None, succeeded: list[Write], failures: list[NewFailure],
-            clean: list[str], result: PageResult) -> None:
-    """Ledger, failures and resolutions in one transaction, then events and counters."""
+def _record_writes(settings: Settings, *, run_id: int | None, succeeded: list[Write],
+                   failures: list[NewFailure]) -> None:
+    """Ledger rows for what landed, resolutions of its old failures, and new failures: one transaction."""
     with session_scope(settings.database_url) as session:
         record_values(session, target=TARGET, writes=succeeded, origin="written", run_id=run_id)
         for kind in ("price", "stock"):
             done = [w.target_key for w in succeeded if w.kind == kind]
             resolve(session, pipeline=PIPELINE, context=f"push:{kind}", item_keys=done)
+        record_failures(session, pipeline=PIPELINE, failures=failures, retry_base_s=settings.failure_retry_base_s)
+
+
+def _record_page(settings: Settings, *, run_id: int | None, outcome: WriteOutcome, failures: list[NewFailure],
+                 clean: list[str], result: PageResult) -> None:
+    """The page's mapping failures and resolutions, its events and its counters."""
+    with session_scope(settings.database_url) as session:
         resolve(session, pipeline=PIPELINE, context="map", item_keys=clean)
         record_failures(session, pipeline=PIPELINE, failures=failures, retry_base_s=settings.failure_retry_base_s)
     events: list[tuple[str, str | None, dict[str, Any]]] = []
     for kind in ("price", "stock"):
-        keys = [w.target_key for w in succeeded if w.kind == kind]
+        keys = [w.target_key for w in outcome.succeeded if w.kind == kind]
         if keys:
             events.append((f"variant_{kind}_updated", None, {"count": len(keys), "variants": keys[:50]}))
     events.extend(("item_failed", f.item_key, {"context": f.context, "reason": f.reason, "error": f.message[:300]})
                   for f in failures)
+    events.extend(("item_failed", w.target_key, {"context": f"push:{w.kind}", "reason": cls, "error": msg[:300]})
+                  for w, cls, msg in outcome.failed)
     if result.reasons["skipped:mapping-missing"]:
         events.append(("skipped", None, {"reason": "mapping-missing", "count": result.reasons["skipped:mapping-missing"]}))
     record_events(settings.database_url, run_id=run_id, pipeline=PIPELINE, events=events)
     if run_id is not None:
         add_counts(settings.database_url, run_id=run_id, fetched=result.fetched, mapped=result.mapped,
                    pushed=result.pushed, unchanged=result.unchanged, skipped=result.skipped, failed=result.failed)
-

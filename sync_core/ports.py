@@ -8,7 +8,7 @@ absolute ``Write`` values, so a REST store (Sazito) and a PostgreSQL catalogue (
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from sync_core.models import CataloguePage, NewProduct, PageRequest, SourcePage, StoreVariant, Write, WriteOutcome
@@ -48,8 +48,12 @@ class Target(Protocol):
     def current_values(self, variant: StoreVariant) -> dict[str, dict[str, object]]:
         """The aspect values the catalogue reports for ``variant`` (kind → value); empty if unknown."""
 
-    def apply(self, writes: Sequence[Write]) -> WriteOutcome:
-        """Apply absolute writes; per-item refusals are returned in ``failed``, not raised."""
+    def apply(self, writes: Sequence[Write],
+              on_outcome: Callable[[WriteOutcome], None] | None = None) -> WriteOutcome:
+        """Apply absolute writes; per-item refusals are returned in ``failed``, not raised.
+
+        ``on_outcome`` receives each batch's outcome as it lands, so it can be recorded at once.
+        """
 
     def apply_one(self, write: Write) -> None:
         """Apply one write through the per-item endpoint (replays); raises ConnectorError."""

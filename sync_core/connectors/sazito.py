@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from functools import partial
 from typing import Annotated, Any
 
@@ -242,10 +242,13 @@ class Sazito:
             values["stock"] = {"managed": variant.is_stock_managed, "stock": stock}
         return values
 
-    def apply(self, writes: Sequence[Write]) -> WriteOutcome:
+    def apply(self, writes: Sequence[Write],
+              on_outcome: Callable[[WriteOutcome], None] | None = None) -> WriteOutcome:
         """Bulk price/managed-stock writes in chunks of 50, unmanaged stock per variant, concurrently.
 
         Never raises for a chunk's error: its writes land in ``failed`` with the error class and message.
+        ``on_outcome`` gets each chunk's outcome as it completes, in the calling thread, so the caller
+        can record what landed before the rest is done.
         """
         outcome = WriteOutcome()
         bulk: dict[str, list[tuple[Write, dict[str, Any]]]] = {"price": [], "stock": []}
@@ -266,9 +269,12 @@ class Sazito:
                         for n, chunk in enumerate(chunks, 1))
         if jobs:
             with ThreadPoolExecutor(max_workers=min(self.settings.http_concurrency, len(jobs))) as pool:
-                for part in pool.map(lambda job: job(), jobs):
+                for future in as_completed([pool.submit(job) for job in jobs]):
+                    part = future.result()
                     outcome.succeeded.extend(part.succeeded)
                     outcome.failed.extend(part.failed)
+                    if on_outcome is not None:
+                        on_outcome(part)
         return outcome
 
     def apply_one(self, write: Write) -> None:

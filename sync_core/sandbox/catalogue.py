@@ -19,6 +19,7 @@ from sync_core.sandbox.records import (
     StoreVariant,
     iso_ms,
     now_ms,
+    paused_gc,
     product_key,
 )
 from sync_core.sandbox.rules import VariantValues, expected_values, product_available, variant_is_well_formed
@@ -158,6 +159,11 @@ def _stale(rng: random.Random, correct: VariantValues) -> VariantValues:
 
 def generate_catalogue(config: SandboxConfig, at_ms: int | None = None) -> Catalogue:
     """Build both catalogues from `config`; timestamps lie before `at_ms` (default: now)."""
+    with paused_gc():
+        return _generate(config, at_ms)
+
+
+def _generate(config: SandboxConfig, at_ms: int | None) -> Catalogue:
     rng = random.Random(config.seed)
     oid = _object_id_factory(rng)
     at = now_ms() if at_ms is None else at_ms

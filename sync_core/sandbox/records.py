@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import bisect
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +44,19 @@ class SandboxConfig:
             raise ValueError(f"envelope must be one of {ENVELOPES}, not {self.envelope!r}")
         if self.products < 0 or self.variants < 1:
             raise ValueError("products must be >= 0 and variants >= 1")
+        for name in (
+            "fault_rate",
+            "rejected_fraction",
+            "bad_record_fraction",
+            "in_sync_fraction",
+            "unlinked_fraction",
+        ):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be within [0, 1]")
+        if min(self.latency_ms, self.rate_limit, self.burst_429_every, self.burst_429_length) < 0:
+            raise ValueError("latency_ms, rate_limit and the burst knobs must be >= 0")
+        if self.anar360_max_limit < 1 or self.sazito_max_page_size < 1 or self.merchant_products < 0:
+            raise ValueError("page caps must be >= 1 and merchant_products >= 0")
 
 
 @dataclass
@@ -128,3 +144,15 @@ def iso_ms(ms: int) -> str:
 def now_ms() -> int:
     """The current UTC time in epoch milliseconds."""
     return int(datetime.now(UTC).timestamp() * 1000)
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic GC while building or scanning a large catalogue (it otherwise triples the time)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

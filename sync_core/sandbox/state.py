@@ -55,7 +55,7 @@ class SandboxState:
         self.config = dataclasses.replace(config) if config else SandboxConfig()
         self.catalogue: Catalogue = generate_catalogue(self.config)
         self.lock = threading.RLock()
-        self.hold_writes_after: int | None = None
+        self._hold_after: int | None = None
         self._hold_base = 0
         self._mutate_rng = random.Random(self.config.seed * 104729 + 3)
         self._rejected: set[int] = set()
@@ -98,15 +98,24 @@ class SandboxState:
         """The current value of every run-time knob."""
         with self.lock:
             data = {k: getattr(self.config, k) for k in RUNTIME_KNOBS if k != "hold_writes_after"}
-            data["hold_writes_after"] = self.hold_writes_after
+            data["hold_writes_after"] = self._hold_after
             return data
+
+    @property
+    def hold_writes_after(self) -> int | None:
+        """The write hold: once this many write calls have been applied (since it was set), writes block."""
+        return self._hold_after
+
+    @hold_writes_after.setter
+    def hold_writes_after(self, after: int | None) -> None:
+        self.hold_writes(after)
 
     def hold_writes(self, after: int | None) -> None:
         """Block write calls once `after` more write calls have been applied from now; None lifts the hold."""
-        if after is not None and (not isinstance(after, int) or after < 0):
+        if after is not None and (not isinstance(after, int) or isinstance(after, bool) or after < 0):
             raise ValueError("hold_writes_after must be a non-negative integer or null")
         with self.lock:
-            self.hold_writes_after, self._hold_base = after, self._applied_write_calls
+            self._hold_after, self._hold_base = after, self._applied_write_calls
 
     def release_writes(self) -> None:
         """Lift the write hold: held calls proceed (unless their client has gone)."""
@@ -168,7 +177,7 @@ class SandboxState:
         The call counts as applied (for stats and the hold) when `applied(result)` is true.
         """
         with self.lock:
-            held_at = self.hold_writes_after
+            held_at = self._hold_after
             if held_at is not None and self._applied_write_calls - self._hold_base >= held_at:
                 return False, None
             result = apply()

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sync_core.sandbox.catalogue import product_key
+from sync_core.sandbox.records import paused_gc, product_key
 from sync_core.sandbox.rules import VariantValues, expected_values, product_available, variant_is_well_formed
 from sync_core.sandbox.state import SandboxState
 
@@ -73,7 +73,7 @@ def verify_store(
     state: SandboxState, multiplier: Decimal = Decimal(1), markup_percent: Decimal = Decimal(0)
 ) -> VerifyReport:
     """Compare every linked store variant (sku = an Anar360 variant `_id`) with its correct values."""
-    with state.lock:
+    with state.lock, paused_gc():
         pairs, unlinked = _pairs(state, Decimal(multiplier), Decimal(markup_percent))
     report = VerifyReport(unlinked=unlinked)
     for vid, expected, actual in pairs:
@@ -88,7 +88,7 @@ def expected_writes(
     state: SandboxState, multiplier: Decimal = Decimal(1), markup_percent: Decimal = Decimal(0)
 ) -> int:
     """How many variant aspects (price, stock) differ from the correct values right now."""
-    with state.lock:
+    with state.lock, paused_gc():
         pairs, _ = _pairs(state, Decimal(multiplier), Decimal(markup_percent))
     count = 0
     for _, expected, actual in pairs:

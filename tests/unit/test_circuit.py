@@ -104,13 +104,16 @@ def test_half_open_probe_failure_reopens() -> None:
     assert events == ["circuit_opened", "circuit_half_open", "circuit_opened", "circuit_half_open"]
 
 
-def test_non_probe_success_does_not_reset_failures() -> None:
+def test_a_success_between_failures_resets_the_count() -> None:
     clock, store = Clock(), MemoryBreakerStore()
     b = breaker(store, clock)
     fail(b, 2)
     b.record_success(b.before_call())
+    assert b.state.failures == 0
+    fail(b, 2)
+    assert b.state.state == "closed"  # scattered failures (5% 5xx) do not open the circuit
     fail(b)
-    assert b.state.state == "open"
+    assert b.state.state == "open"  # three in a row do
 
 
 def test_state_is_shared_through_the_store() -> None:

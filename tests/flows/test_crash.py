@@ -1,0 +1,75 @@
+"""A sync process killed mid-run (SIGKILL while a write is in flight), then a rerun: converges, no duplicates."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from prefect.settings import get_current_settings
+
+from flows.sync_products import sync_products
+from sync_core.runs import recent_runs
+from sync_core.sandbox.catalogue import SandboxConfig
+from sync_core.sandbox.server import SandboxHandle
+from sync_core.sandbox.verify import verify_store
+from tests.flows.conftest import sandbox_env
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def sandbox_config() -> SandboxConfig:
+    return SandboxConfig(products=120, variants=3, seed=9, in_sync_fraction=0.0)
+
+
+def _wait_for(condition: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _start_sync(sandbox: SandboxHandle, db_url: str, cwd: Path, *args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **sandbox_env(sandbox, db_url), "PREFECT_API_URL": str(get_current_settings().api.url),
+           "HTTP_CONCURRENCY": "2"}
+    return subprocess.Popen([sys.executable, "-m", "catalog_sync.cli", "sync", "products", *args], cwd=cwd, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+@pytest.mark.parametrize("scope", ["full", "incremental"])
+def test_killed_run_then_rerun_converges_without_duplicate_writes(
+        sync_env: SandboxHandle, db_url: str, tmp_path: Path, scope: str) -> None:
+    state = sync_env.state
+    if scope == "incremental":
+        sync_products(scope="full")
+        state.mutate(150, seed=2)
+    state.reset_stats()
+    state.hold_writes(after=3)  # three write calls land, the next ones hang unapplied
+    process = _start_sync(sync_env, db_url, tmp_path, *(["--full"] if scope == "full" else []))
+    try:
+        _wait_for(lambda: state.waiting_writes > 0, 120, "a held write")
+        time.sleep(1.0)  # let the process record the batches that landed
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        state.release_writes()
+        state.hold_writes(after=None)
+    landed = state.stats()["variant_writes"]
+    assert landed > 0 and not verify_store(state).ok
+    assert recent_runs(db_url)[0].status == "running"  # the killed run never finished
+
+    rerun = sync_products(scope=scope)
+    stats = state.stats()
+    assert rerun["status"] in ("success", "partial")
+    assert verify_store(state).ok
+    assert stats["noop_writes"] == 0  # nothing that landed before the kill was sent again
+    assert max(stats["variant_write_counts"].values()) <= 2  # at most one price and one stock write each
