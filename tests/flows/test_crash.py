@@ -1,4 +1,4 @@
-"""A sync process killed mid-run (SIGKILL while a write is in flight), then a rerun: converges, no duplicates."""
+"""A sync process killed (SIGKILL) while writes are in flight, then a rerun: converges, no duplicate writes."""
 
 from __future__ import annotations
 
@@ -10,13 +10,17 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from prefect.settings import get_current_settings
+from sqlmodel import select
 
 from flows.sync_products import sync_products
+from sync_core.db import session_scope
 from sync_core.runs import recent_runs
 from sync_core.sandbox.catalogue import SandboxConfig
 from sync_core.sandbox.server import SandboxHandle
 from sync_core.sandbox.verify import verify_store
+from sync_core.tables import LedgerEntry, SyncRun
 from tests.flows.conftest import sandbox_env
 
 pytestmark = pytest.mark.e2e
@@ -36,11 +40,21 @@ def _wait_for(condition: object, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _recorded(db_url: str) -> int:
+    """Ledger rows written by the newest run."""
+    with session_scope(db_url) as session:
+        newest = session.exec(select(sa.func.max(SyncRun.id))).one()
+        query = select(sa.func.count()).select_from(LedgerEntry).where(
+            LedgerEntry.origin == "written", LedgerEntry.run_id == newest)
+        return int(session.exec(query).one())
+
+
 def _start_sync(sandbox: SandboxHandle, db_url: str, cwd: Path, *args: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **sandbox_env(sandbox, db_url), "PREFECT_API_URL": str(get_current_settings().api.url),
-           "HTTP_CONCURRENCY": "2"}
-    return subprocess.Popen([sys.executable, "-m", "catalog_sync.cli", "sync", "products", *args], cwd=cwd, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    env = {**os.environ, **sandbox_env(sandbox, db_url), "HTTP_CONCURRENCY": "2",
+           "PREFECT_API_URL": str(get_current_settings().api.url)}
+    command = [sys.executable, "-m", "catalog_sync.cli", "sync", "products", *args]
+    return subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
 
 
 @pytest.mark.parametrize("scope", ["full", "incremental"])
@@ -55,9 +69,13 @@ def test_killed_run_then_rerun_converges_without_duplicate_writes(
     process = _start_sync(sync_env, db_url, tmp_path, *(["--full"] if scope == "full" else []))
     try:
         _wait_for(lambda: state.waiting_writes > 0, 120, "a held write")
-        time.sleep(1.0)  # let the process record the batches that landed
+        # Kill only once the batches that landed are in the ledger: the one window this test does not
+        # cover is a kill between the store's answer and the ledger commit (a resend there is a no-op).
+        _wait_for(lambda: _recorded(db_url) == state.stats()["variant_writes"], 60, "the ledger to catch up")
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
+        # The held calls see their client gone and drop out unapplied, as a dead process's requests would.
+        _wait_for(lambda: state.waiting_writes == 0, 30, "the held writes to be abandoned")
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)

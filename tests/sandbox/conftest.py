@@ -69,9 +69,3 @@ def sazito_ro(shared_sandbox: SandboxHandle) -> Iterator[httpx.Client]:
         base_url=shared_sandbox.sazito_base, headers={"X-API-KEY": shared_sandbox.sazito_key}, timeout=5
     ) as client:
         yield client
-
-
-def linked_ids(handle: SandboxHandle) -> list[int]:
-    """Store variant ids whose sku is an Anar360 variant `_id`, in id order."""
-    cat = handle.state.catalogue
-    return sorted(v.id for v in cat.store_variants.values() if v.sku in cat.variant_index)

@@ -4,7 +4,7 @@ import httpx
 import pytest
 
 from sync_core.sandbox import SandboxHandle
-from tests.sandbox.conftest import linked_ids
+from tests.sandbox.helpers import linked_ids
 
 OK = {"error": "", "error_code": 0, "status": 200}
 

@@ -9,9 +9,16 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from sync_core.sandbox import SandboxConfig, SandboxHandle, SandboxState, expected_writes, verify_store
+from sync_core.sandbox import (
+    SandboxConfig,
+    SandboxHandle,
+    SandboxState,
+    expected_writes,
+    running_sandbox,
+    verify_store,
+)
 from sync_core.sandbox.catalogue import now_ms
-from tests.sandbox.conftest import linked_ids
+from tests.sandbox.helpers import linked_ids
 
 
 def _make_correct(state: SandboxState) -> None:
@@ -111,7 +118,8 @@ def test_held_write_of_a_killed_client_is_never_applied(make_sandbox) -> None:
 def test_hold_counts_only_applied_calls(make_sandbox) -> None:
     sb = make_sandbox()
     vid = linked_ids(sb)[0]
-    sb.state.hold_writes(1)
+    sb.state.hold_writes_after = 1  # the property is the same knob as hold_writes(1)
+    assert sb.state.knobs()["hold_writes_after"] == 1
     headers = {"X-API-KEY": sb.sazito_key}
     assert (
         httpx.put(
@@ -136,3 +144,25 @@ def test_config_validation() -> None:
         state.configure(hold_writes_after=-1)
     with pytest.raises(ValueError):
         state.configure(products=5)
+
+
+def test_stopping_the_sandbox_does_not_wait_for_held_writes() -> None:
+    answers: list[object] = []
+    started = time.monotonic()
+    with running_sandbox(SandboxConfig(products=5)) as sb:
+        sb.state.hold_writes(0)
+        vid = linked_ids(sb)[0]
+        before = sb.state.catalogue.store_variants[vid].values()
+
+        def write() -> None:
+            try:
+                answers.append(_put_stock(sb, vid, 3).status_code)
+            except httpx.HTTPError as exc:
+                answers.append(exc)
+
+        worker = threading.Thread(target=write)
+        worker.start()
+        _wait_for(lambda: sb.state.stats()["waiting_writes"] == 1)
+    worker.join(5)
+    assert time.monotonic() - started < 5 and answers and answers[0] != 200
+    assert sb.state.catalogue.store_variants[vid].values() == before
