@@ -211,6 +211,13 @@ def test_chunks_of_fifty_run_concurrently(target: Sazito, router: respx.MockRout
     assert {"id": 7, "stock": 7} in [v for b in bodies(stocks) for v in b["variants"]]
 
 
+def test_each_batch_outcome_is_reported_as_it_lands(target: Sazito, router: respx.MockRouter) -> None:
+    router.put("/accounting/bulk-update-price").respond(200, json=OK)
+    seen: list[int] = []
+    outcome = target.apply([price(i) for i in range(120)], on_outcome=lambda part: seen.append(len(part.succeeded)))
+    assert sorted(seen) == [20, 50, 50] and len(outcome.succeeded) == 120
+
+
 def test_unmanaged_stock_uses_per_variant_endpoint(target: Sazito, router: respx.MockRouter) -> None:
     bulk = router.put("/accounting/bulk-update-stock").respond(200, json=OK)
     single = router.put("/accounting/update-stock/456").respond(200, json=OK)
