@@ -30,7 +30,9 @@ def preflight(*, source: bool, target: bool) -> Any:
     from sync_core.db import upgrade
 
     settings = _settings()
-    needed = (["anar360_base", "anar360_token"] if source else []) + (["sazito_base", "sazito_key"] if target else [])
+    needed = (["anar360_base", "anar360_token"] if source else []) + (
+        ["sazito_base", "sazito_key"] if target else []
+    )
     settings.require(*needed)
     upgrade(settings.database_url)
     if source:
@@ -51,7 +53,9 @@ def print_summary(summary: dict[str, Any], out: Any = sys.stdout) -> None:
         for reason, n in sorted((summary.get(group) or {}).items()):
             print(f"  {group[:-1] if group == 'reasons' else group:<12} {reason}: {n}", file=out)
     for diff in summary.get("diffs") or []:
-        print(f"  would write  {diff['kind']} of {diff['target']} ({diff['source']}): {diff['value']}", file=out)
+        print(
+            f"  would write  {diff['kind']} of {diff['target']} ({diff['source']}): {diff['value']}", file=out
+        )
 
 
 def _run_flow(flow: Callable[..., dict[str, Any]], **params: Any) -> int:
@@ -59,8 +63,10 @@ def _run_flow(flow: Callable[..., dict[str, Any]], **params: Any) -> int:
     try:
         summary = flow(**params)
     except Exception as exc:  # the flow has recorded the failure; say it in one line
-        print(f"catalog-sync: run failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-              file=sys.stderr)
+        print(
+            f"catalog-sync: run failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     print_summary(summary)
     return EXIT_FAILED if summary.get("status") == "failed" else EXIT_OK
@@ -97,8 +103,10 @@ def cmd_health(args: argparse.Namespace) -> int:
     else:
         print(f"healthy      {report['healthy']}\ndatabase     {report['database']}")
         for run in report.get("last_runs", []):
-            print(f"last run     {run['pipeline']} {run['scope']}: {run['status']}, {run['age_s']} s ago "
-                  f"(pushed {run['pushed']}, failed {run['failed']})")
+            print(
+                f"last run     {run['pipeline']} {run['scope']}: {run['status']}, {run['age_s']} s ago "
+                f"(pushed {run['pushed']}, failed {run['failed']})"
+            )
         print(f"circuits     {report.get('circuits') or 'none opened yet'}")
         print(f"failures     {report.get('failures')}")
         for problem in report["problems"]:
@@ -112,12 +120,16 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     settings = _settings()
     upgrade(settings.database_url)
-    print(f"{'id':>5} {'pipeline':<15} {'scope':<12} {'status':<8} {'started':<20} {'fetched':>7} {'pushed':>7} "
-          f"{'unchanged':>9} {'skipped':>7} {'failed':>6} {'requests':>8}")
+    print(
+        f"{'id':>5} {'pipeline':<15} {'scope':<12} {'status':<8} {'started':<20} {'fetched':>7} {'pushed':>7} "
+        f"{'unchanged':>9} {'skipped':>7} {'failed':>6} {'requests':>8}"
+    )
     for run in recent_runs(settings.database_url, limit=args.limit):
-        print(f"{run.id:>5} {run.pipeline:<15} {run.scope + (' dry' if run.dry_run else ''):<12} {run.status:<8} "
-              f"{run.started_at:%Y-%m-%d %H:%M:%S} {run.fetched:>7} {run.pushed:>7} {run.unchanged:>9} "
-              f"{run.skipped:>7} {run.failed:>6} {run.requests:>8}")
+        print(
+            f"{run.id:>5} {run.pipeline:<15} {run.scope + (' dry' if run.dry_run else ''):<12} {run.status:<8} "
+            f"{run.started_at:%Y-%m-%d %H:%M:%S} {run.fetched:>7} {run.pushed:>7} {run.unchanged:>9} "
+            f"{run.skipped:>7} {run.failed:>6} {run.requests:>8}"
+        )
     return EXIT_OK
 
 
@@ -134,11 +146,20 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     from sync_core.sandbox.catalogue import SandboxConfig
     from sync_core.sandbox.server import serve
 
-    config = SandboxConfig(products=args.products, variants=args.variants, seed=args.seed,
-                           latency_ms=args.latency_ms, fault_rate=args.fault_rate, rate_limit=args.rate_limit)
+    config = SandboxConfig(
+        products=args.products,
+        variants=args.variants,
+        seed=args.seed,
+        latency_ms=args.latency_ms,
+        fault_rate=args.fault_rate,
+        rate_limit=args.rate_limit,
+    )
     base = f"http://{args.host}:{args.port}"
-    print(f"sandbox on {base}\n  ANAR360_BASE={base}/anar360/api/360  ANAR360_TOKEN={config.anar360_token}\n"
-          f"  SAZITO_BASE={base}/sazito/api/v1  SAZITO_KEY={config.sazito_key}", flush=True)
+    print(
+        f"sandbox on {base}\n  ANAR360_BASE={base}/anar360/api/360  ANAR360_TOKEN={config.anar360_token}\n"
+        f"  SAZITO_BASE={base}/sazito/api/v1  SAZITO_KEY={config.sazito_key}",
+        flush=True,
+    )
     serve(config, host=args.host, port=args.port)
     return EXIT_OK
 
@@ -151,12 +172,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="catalog-sync", description=(
-        "Sync supplier prices and stock into a store, as Prefect flows. Settings come from the environment "
-        "and .env (see .env.example)."))
+    parser = argparse.ArgumentParser(
+        prog="catalog-sync",
+        description=(
+            "Sync supplier prices and stock into a store, as Prefect flows. Settings come from the environment "
+            "and .env (see .env.example)."
+        ),
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="full then incremental sync against a built-in sandbox, with a summary")
+    demo = sub.add_parser(
+        "demo", help="full then incremental sync against a built-in sandbox, with a summary"
+    )
     demo.add_argument("--products", type=int, default=500, help="sandbox products (default 500)")
     demo.add_argument("--variants", type=int, default=3, help="variants per product (default 3)")
     demo.add_argument("--change", type=int, default=15, help="variants changed before the incremental sync")
@@ -173,17 +200,26 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--rate-limit", type=float, default=0.0, help="requests/s before 429 (0 = none)")
     sandbox.set_defaults(handler=cmd_sandbox)
 
-    sync = sub.add_parser("sync", help="run a sync now").add_subparsers(dest="what", required=True, metavar="WHAT")
+    sync = sub.add_parser("sync", help="run a sync now").add_subparsers(
+        dest="what", required=True, metavar="WHAT"
+    )
     products = sync.add_parser("products", help="push changed prices and stock (incremental unless --full)")
     products.add_argument("--full", action="store_true", help="list the whole catalogue, re-read the store")
-    products.add_argument("--since-ms", type=int, help="incremental window in ms back from now (overrides the cursor)")
+    products.add_argument(
+        "--since-ms", type=int, help="incremental window in ms back from now (overrides the cursor)"
+    )
     products.add_argument("--dry-run", action="store_true", help="write nothing; show what would change")
     products.set_defaults(handler=cmd_sync_products)
     sync.add_parser("catalogue", help="re-read the store catalogue: links and current values").set_defaults(
-        handler=cmd_sync_catalogue)
+        handler=cmd_sync_catalogue
+    )
 
-    retry = sub.add_parser("retry-failures", help="replay due failed writes; mark dead after FAILURE_MAX_ATTEMPTS")
-    retry.add_argument("--max-batches", type=int, default=10, help="batches of 200 replays at most (default 10)")
+    retry = sub.add_parser(
+        "retry-failures", help="replay due failed writes; mark dead after FAILURE_MAX_ATTEMPTS"
+    )
+    retry.add_argument(
+        "--max-batches", type=int, default=10, help="batches of 200 replays at most (default 10)"
+    )
     retry.set_defaults(handler=cmd_retry_failures)
 
     health = sub.add_parser("health", help="database, last runs, circuits, failures (exit 1 when unhealthy)")
@@ -194,7 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--limit", type=int, default=20)
     runs.set_defaults(handler=cmd_runs)
 
-    db = sub.add_parser("db", help="database commands").add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db = sub.add_parser("db", help="database commands").add_subparsers(
+        dest="db_command", required=True, metavar="ACTION"
+    )
     db.add_parser("upgrade", help="apply migrations").set_defaults(handler=cmd_db_upgrade)
     return parser
 

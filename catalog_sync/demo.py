@@ -18,20 +18,27 @@ def run_demo(*, products: int, variants: int, change: int) -> int:
 
     config = SandboxConfig(products=products, variants=variants)
     with running_sandbox(config) as sandbox:
-        os.environ.update({
-            "ANAR360_BASE": sandbox.anar360_base, "ANAR360_TOKEN": sandbox.anar360_token,
-            "SAZITO_BASE": sandbox.sazito_base, "SAZITO_KEY": sandbox.sazito_key,
-            # The sandbox has no real rate limit; the demo paces at 50 requests/s per provider.
-            "RATE_LIMIT_PER_MIN": os.environ.get("RATE_LIMIT_PER_MIN", "3000"),
-        })
+        os.environ.update(
+            {
+                "ANAR360_BASE": sandbox.anar360_base,
+                "ANAR360_TOKEN": sandbox.anar360_token,
+                "SAZITO_BASE": sandbox.sazito_base,
+                "SAZITO_KEY": sandbox.sazito_key,
+                # The sandbox has no real rate limit; the demo paces at 50 requests/s per provider.
+                "RATE_LIMIT_PER_MIN": os.environ.get("RATE_LIMIT_PER_MIN", "3000"),
+            }
+        )
         settings = load_settings()
         from sync_core.db import upgrade
 
         upgrade(settings.database_url)
         from flows.sync_products import sync_products
 
-        print(f"sandbox: {products} products x {variants} variants at {sandbox.url}; "
-              f"database {describe(settings.database_url)}", flush=True)
+        print(
+            f"sandbox: {products} products x {variants} variants at {sandbox.url}; "
+            f"database {describe(settings.database_url)}",
+            flush=True,
+        )
         started = time.perf_counter()
         full = sync_products(scope="full")
         print("\n== full sync ==")
@@ -45,13 +52,19 @@ def run_demo(*, products: int, variants: int, change: int) -> int:
         print_summary(incremental)
         print(f"  sandbox      {_writes(sandbox.state.stats())}")
 
-        report = verify_store(sandbox.state, settings.sazito_price_multiplier, settings.sazito_price_markup_percent)
-        print(f"\nstore check: {report.correct} linked variants correct, {len(report.wrong)} wrong "
-              f"({time.perf_counter() - started:.1f} s in all)")
+        report = verify_store(
+            sandbox.state, settings.sazito_price_multiplier, settings.sazito_price_markup_percent
+        )
+        print(
+            f"\nstore check: {report.correct} linked variants correct, {len(report.wrong)} wrong "
+            f"({time.perf_counter() - started:.1f} s in all)"
+        )
         ok = report.ok and full["status"] != "failed" and incremental["status"] != "failed"
         return 0 if ok else 1
 
 
 def _writes(stats: dict[str, object]) -> str:
-    return (f"{stats.get('requests_total', stats.get('requests'))} requests received, "
-            f"{stats.get('variant_writes')} variant values written, {stats.get('noop_writes')} of them no-ops")
+    return (
+        f"{stats.get('requests_total', stats.get('requests'))} requests received, "
+        f"{stats.get('variant_writes')} variant values written, {stats.get('noop_writes')} of them no-ops"
+    )

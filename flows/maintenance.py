@@ -55,8 +55,9 @@ def retry_failures(max_batches: int = 10) -> dict[str, Any]:
         summary["replay"] = totals
         publish_summary(summary)
     if totals.get("dead"):
-        logger.warning("%s item(s) marked dead after the last allowed attempt: see `catalog-sync health`",
-                       totals["dead"])
+        logger.warning(
+            "%s item(s) marked dead after the last allowed attempt: see `catalog-sync health`", totals["dead"]
+        )
     return summary
 
 
@@ -67,8 +68,10 @@ def health_report_flow() -> dict[str, Any]:
     lines = [f"**{'healthy' if report['healthy'] else 'UNHEALTHY'}** — database {report['database']}", ""]
     lines += [f"- problem: {p}" for p in report["problems"]]
     for run in report.get("last_runs", []):
-        lines.append(f"- {run['pipeline']} {run['scope']}: {run['status']} {run['age_s']} s ago "
-                     f"(pushed {run['pushed']}, failed {run['failed']})")
+        lines.append(
+            f"- {run['pipeline']} {run['scope']}: {run['status']} {run['age_s']} s ago "
+            f"(pushed {run['pushed']}, failed {run['failed']})"
+        )
     lines.append(f"- circuits: {report.get('circuits') or 'all closed'}; failures: {report.get('failures')}")
     create_markdown_artifact("\n".join(lines), key="catalog-sync-health")
     return report

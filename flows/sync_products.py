@@ -46,7 +46,14 @@ def sync_products(
     finally:
         summary = finish_product_sync(start.run_id, start.window_start_ms, scope, dry_run, total, error)
         publish_summary(summary)
-        logger.info("run %s %s: pushed %s, unchanged %s, skipped %s, failed %s, %s requests",
-                    summary["run_id"], summary["status"], summary["pushed"], summary["unchanged"],
-                    summary["skipped"], summary["failed"], summary["requests"])
+        logger.info(
+            "run %s %s: pushed %s, unchanged %s, skipped %s, failed %s, %s requests",
+            summary["run_id"],
+            summary["status"],
+            summary["pushed"],
+            summary["unchanged"],
+            summary["skipped"],
+            summary["failed"],
+            summary["requests"],
+        )
     return summary

@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import select
 
-from sync_core.db import session_scope
 from sync_core.circuit import BreakerState
+from sync_core.db import session_scope
 from sync_core.http import RequestRecord
 from sync_core.runs import record_events
 from sync_core.tables import CircuitBreakerRow, ExternalRequest, utcnow
@@ -57,8 +57,12 @@ class DbEventSink:
         self._url, self._run_id, self._pipeline, self._forward = url, run_id, pipeline, forward
 
     def __call__(self, kind: str, data: dict[str, Any]) -> None:
-        record_events(self._url, run_id=self._run_id, pipeline=self._pipeline,
-                      events=[(kind, data.get("provider"), data)])
+        record_events(
+            self._url,
+            run_id=self._run_id,
+            pipeline=self._pipeline,
+            events=[(kind, data.get("provider"), data)],
+        )
         if self._forward is not None:
             self._forward(kind, data)
 
@@ -74,15 +78,30 @@ class DbBreakerStore:
             row = session.get(CircuitBreakerRow, provider)
             if row is None:
                 return BreakerState()
-            return BreakerState(state=row.state, failures=row.failures, window_started_at=row.window_started_at,
-                                opened_at=row.opened_at)
+            return BreakerState(
+                state=row.state,
+                failures=row.failures,
+                window_started_at=row.window_started_at,
+                opened_at=row.opened_at,
+            )
 
     def save(self, provider: str, state: BreakerState) -> None:
-        row = {"provider": provider, "state": state.state, "failures": state.failures,
-               "window_started_at": state.window_started_at, "opened_at": state.opened_at, "updated_at": utcnow()}
+        row = {
+            "provider": provider,
+            "state": state.state,
+            "failures": state.failures,
+            "window_started_at": state.window_started_at,
+            "opened_at": state.opened_at,
+            "updated_at": utcnow(),
+        }
         with session_scope(self._url) as session:
-            upsert(session, CircuitBreakerRow, [row], keys=("provider",),
-                   update=("state", "failures", "window_started_at", "opened_at", "updated_at"))
+            upsert(
+                session,
+                CircuitBreakerRow,
+                [row],
+                keys=("provider",),
+                update=("state", "failures", "window_started_at", "opened_at", "updated_at"),
+            )
 
 
 def circuit_states(url: str) -> dict[str, str]:

@@ -24,14 +24,17 @@ class CatalogueResult:
     unlinked: int = 0
 
 
-def record_catalogue_page(settings: Settings, page: CataloguePage, target: Target,
-                          *, run_id: int | None) -> CatalogueResult:
+def record_catalogue_page(
+    settings: Settings, page: CataloguePage, target: Target, *, run_id: int | None
+) -> CatalogueResult:
     """Link variants by SKU, index titles (when title matching is on) and record observed values."""
     url = settings.database_url
     result = CatalogueResult(variants=len(page.variants))
     with_sku = [v for v in page.variants if v.sku and v.sku.strip()]
     result.unlinked = len(page.variants) - len(with_sku)
-    existing = load_links(url, source=SOURCE, target=TARGET, source_keys=[(v.sku or "").strip() for v in with_sku])
+    existing = load_links(
+        url, source=SOURCE, target=TARGET, source_keys=[(v.sku or "").strip() for v in with_sku]
+    )
     links = []
     for variant in with_sku:
         sku = (variant.sku or "").strip()
@@ -41,10 +44,15 @@ def record_catalogue_page(settings: Settings, page: CataloguePage, target: Targe
     save_links(url, source=SOURCE, target=TARGET, links=links)
     result.linked = len(links)
     if settings.sazito_match_by_title:
-        titles = [(title_key(v.product_name, (v.title or "").split("/")), v.id, v.product_id) for v in page.variants]
+        titles = [
+            (title_key(v.product_name, (v.title or "").split("/")), v.id, v.product_id) for v in page.variants
+        ]
         save_titles(url, target=TARGET, titles=titles)
-    observed = [Write(kind, v.id, v.sku or "", value)
-                for v in with_sku for kind, value in target.current_values(v).items()]
+    observed = [
+        Write(kind, v.id, v.sku or "", value)
+        for v in with_sku
+        for kind, value in target.current_values(v).items()
+    ]
     with session_scope(url) as session:
         record_values(session, target=TARGET, writes=observed, origin="observed", run_id=run_id)
     result.observed = len(observed)

@@ -35,7 +35,9 @@ def get_engine(url: str) -> Engine:
     try:
         url_obj = sa.engine.make_url(url)
     except ArgumentError:
-        raise ConfigError(f"invalid DATABASE_URL {url!r}: expected sqlite:///path or postgresql+psycopg://...") from None
+        raise ConfigError(
+            f"invalid DATABASE_URL {url!r}: expected sqlite:///path or postgresql+psycopg://..."
+        ) from None
     if url_obj.get_backend_name() == "sqlite":
         database = url_obj.database or ""
         if database and database != ":memory:":
@@ -90,7 +92,9 @@ def session_scope(url: str) -> Iterator[Session]:
         session.commit()
     except OperationalError as exc:
         session.rollback()
-        raise PersistenceError(f"database error on {describe(url)}: {str(exc.orig or exc).splitlines()[0]}") from exc
+        raise PersistenceError(
+            f"database error on {describe(url)}: {str(exc.orig or exc).splitlines()[0]}"
+        ) from exc
     except BaseException:
         session.rollback()
         raise

@@ -30,30 +30,50 @@ def retry_delay(attempts: int, base_s: int) -> timedelta:
     return timedelta(seconds=min(base_s * 2 ** max(attempts - 1, 0), 86_400))
 
 
-def record_failures(session: Session, *, pipeline: str, failures: Sequence[NewFailure], retry_base_s: int) -> None:
+def record_failures(
+    session: Session, *, pipeline: str, failures: Sequence[NewFailure], retry_base_s: int
+) -> None:
     """Upsert failures in the caller's transaction: a repeat bumps attempts; a dead item stays dead."""
     if not failures:
         return
     now = utcnow()
     rows = [
-        {"pipeline": pipeline, "context": f.context, "item_key": f.item_key, "payload": f.payload,
-         "error_class": f.error_class, "reason": f.reason, "last_error": f.message[:2000], "attempts": 1,
-         "status": "pending", "first_failed_at": now, "last_failed_at": now,
-         "next_retry_at": now + retry_delay(1, retry_base_s), "resolved_at": None}
+        {
+            "pipeline": pipeline,
+            "context": f.context,
+            "item_key": f.item_key,
+            "payload": f.payload,
+            "error_class": f.error_class,
+            "reason": f.reason,
+            "last_error": f.message[:2000],
+            "attempts": 1,
+            "status": "pending",
+            "first_failed_at": now,
+            "last_failed_at": now,
+            "next_retry_at": now + retry_delay(1, retry_base_s),
+            "resolved_at": None,
+        }
         for f in failures
     ]
-    was_resolved = Failure.__table__.c.status == "resolved"
-    upsert(session, Failure, rows, keys=("pipeline", "context", "item_key"), update={
-        "payload": lambda new: new.payload,
-        "error_class": lambda new: new.error_class,
-        "reason": lambda new: new.reason,
-        "last_error": lambda new: new.last_error,
-        "last_failed_at": lambda new: new.last_failed_at,
-        "next_retry_at": lambda new: new.next_retry_at,
-        "resolved_at": None,
-        "attempts": sa.case((was_resolved, 1), else_=Failure.__table__.c.attempts + 1),
-        "status": sa.case((Failure.__table__.c.status == "dead", "dead"), else_="pending"),
-    })
+    columns = sa.inspect(Failure).columns
+    was_resolved = columns.status == "resolved"
+    upsert(
+        session,
+        Failure,
+        rows,
+        keys=("pipeline", "context", "item_key"),
+        update={
+            "payload": lambda new: new.payload,
+            "error_class": lambda new: new.error_class,
+            "reason": lambda new: new.reason,
+            "last_error": lambda new: new.last_error,
+            "last_failed_at": lambda new: new.last_failed_at,
+            "next_retry_at": lambda new: new.next_retry_at,
+            "resolved_at": None,
+            "attempts": sa.case((was_resolved, 1), else_=columns.attempts + 1),
+            "status": sa.case((columns.status == "dead", "dead"), else_="pending"),
+        },
+    )
 
 
 def resolve(session: Session, *, pipeline: str, context: str, item_keys: Sequence[str]) -> int:
@@ -62,28 +82,41 @@ def resolve(session: Session, *, pipeline: str, context: str, item_keys: Sequenc
     for start in range(0, len(item_keys), 500):
         result = session.execute(
             sa.update(Failure)
-            .where(col(Failure.pipeline) == pipeline, col(Failure.context) == context,
-                   col(Failure.item_key).in_(item_keys[start : start + 500]), col(Failure.status) != "resolved")
+            .where(
+                col(Failure.pipeline) == pipeline,
+                col(Failure.context) == context,
+                col(Failure.item_key).in_(item_keys[start : start + 500]),
+                col(Failure.status) != "resolved",
+            )
             .values(status="resolved", resolved_at=utcnow())
         )
         resolved += result.rowcount or 0  # type: ignore[attr-defined]
     return resolved
 
 
-def due_failures(url: str, *, pipeline: str, contexts: Sequence[str], now: datetime | None = None,
-                 limit: int = 500) -> list[Failure]:
+def due_failures(
+    url: str, *, pipeline: str, contexts: Sequence[str], now: datetime | None = None, limit: int = 500
+) -> list[Failure]:
     """Pending failures whose replay time has come, oldest first."""
     with session_scope(url) as session:
-        return list(session.exec(
-            select(Failure).where(
-                Failure.pipeline == pipeline, Failure.status == "pending", col(Failure.context).in_(contexts),
-                col(Failure.next_retry_at) <= (now or utcnow()),
-            ).order_by(col(Failure.next_retry_at)).limit(limit)
-        ))
+        return list(
+            session.exec(
+                select(Failure)
+                .where(
+                    Failure.pipeline == pipeline,
+                    Failure.status == "pending",
+                    col(Failure.context).in_(contexts),
+                    col(Failure.next_retry_at) <= (now or utcnow()),
+                )
+                .order_by(col(Failure.next_retry_at))
+                .limit(limit)
+            )
+        )
 
 
-def mark_replay_failed(session: Session, *, failure_id: int, error_class: str, message: str, max_attempts: int,
-                       retry_base_s: int) -> str:
+def mark_replay_failed(
+    session: Session, *, failure_id: int, error_class: str, message: str, max_attempts: int, retry_base_s: int
+) -> str:
     """Count one more failed replay; return the new status ("pending" or "dead")."""
     row = session.get(Failure, failure_id)
     if row is None:

@@ -29,9 +29,22 @@ from sync_core.pacing import Pacer, TokenBucket, shared_bucket
 from sync_core.settings import Settings
 
 __all__ = [
-    "AuditSink", "BreakerState", "BreakerStore", "CircuitBreaker", "EventSink", "HttpClient",
-    "MemoryBreakerStore", "Pacer", "RequestRecord", "ResponseReader", "TokenBucket", "error_class",
-    "is_secret_name", "parse_retry_after", "redact_body", "redact_url",
+    "AuditSink",
+    "BreakerState",
+    "BreakerStore",
+    "CircuitBreaker",
+    "EventSink",
+    "HttpClient",
+    "MemoryBreakerStore",
+    "Pacer",
+    "RequestRecord",
+    "ResponseReader",
+    "TokenBucket",
+    "error_class",
+    "is_secret_name",
+    "parse_retry_after",
+    "redact_body",
+    "redact_url",
 ]
 
 log = logging.getLogger(__name__)
@@ -144,9 +157,14 @@ def error_class(status: int) -> type[errors.ConnectorError]:
         return errors.RateLimited
     if status >= 500 or status == 408:
         return errors.TransientError
-    table: dict[int, type[errors.ConnectorError]] = {401: errors.AuthError, 403: errors.AuthError,
-                                                     404: errors.NotFound, 400: errors.InvalidRequest,
-                                                     409: errors.InvalidRequest, 422: errors.InvalidRequest}
+    table: dict[int, type[errors.ConnectorError]] = {
+        401: errors.AuthError,
+        403: errors.AuthError,
+        404: errors.NotFound,
+        400: errors.InvalidRequest,
+        409: errors.InvalidRequest,
+        422: errors.InvalidRequest,
+    }
     return table.get(status, errors.PermanentError)
 
 
@@ -169,7 +187,8 @@ class _Call:
     def retryable(self, exc: BaseException) -> bool:
         # A request that never reached the server (connect failure, 429) can be resent even if not idempotent.
         unsent = isinstance(exc, errors.RateLimited) or isinstance(
-            exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+            exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+        )
         return isinstance(exc, errors.TransientError) and (self.resend_ok or unsent)
 
 
@@ -196,20 +215,31 @@ class HttpClient:
         self.provider, self.settings = provider, settings
         headers = {"User-Agent": "catalog-sync/0.1", **(headers or {})}
         # The header values themselves, and the token of "Bearer <token>", are scrubbed from every text.
-        self._secrets = [part for name, value in headers.items() if is_secret_name(name)
-                         for part in (value, *value.split(" ")[1:]) if part]
-        self._client = httpx.Client(base_url=base_url, headers=headers, timeout=settings.http_timeout,
-                                    transport=transport)
+        self._secrets = [
+            part
+            for name, value in headers.items()
+            if is_secret_name(name)
+            for part in (value, *value.split(" ")[1:])
+            if part
+        ]
+        self._client = httpx.Client(
+            base_url=base_url, headers=headers, timeout=settings.http_timeout, transport=transport
+        )
         self._audit, self._events, self._pacer, self._reader = audit, events, pacer, reader or default_reader
         self._sleep = sleep or time.sleep
         self._bucket = bucket or shared_bucket(provider, settings.rate_limit_for(provider))
         self._attempts = settings.http_retries + 1
-        self._backoff = wait_random_exponential(multiplier=settings.http_retry_backoff_ms / 1000,
-                                                max=settings.http_retry_max_wait_s)
+        self._backoff = wait_random_exponential(
+            multiplier=settings.http_retry_backoff_ms / 1000, max=settings.http_retry_max_wait_s
+        )
         self.breaker = CircuitBreaker(
-            provider, breaker_store or MemoryBreakerStore(), threshold=settings.circuit_failure_threshold,
-            window_s=settings.circuit_window_s, cooldown_s=settings.circuit_cooldown_s,
-            clock=clock or time.time, on_event=self._emit,
+            provider,
+            breaker_store or MemoryBreakerStore(),
+            threshold=settings.circuit_failure_threshold,
+            window_s=settings.circuit_window_s,
+            cooldown_s=settings.circuit_cooldown_s,
+            clock=clock or time.time,
+            on_event=self._emit,
         )
 
     def __enter__(self) -> HttpClient:
@@ -222,8 +252,16 @@ class HttpClient:
         """Close the underlying connection pool."""
         self._client.close()
 
-    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None,
-                context: str | None = None, idempotent: bool | None = None) -> httpx.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        context: str | None = None,
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
         """Send with circuit check, pacing and retries; return a 2xx response or raise a ConnectorError.
 
         ``idempotent`` defaults to False for POST/PATCH: those are resent only when they never left.
@@ -231,8 +269,13 @@ class HttpClient:
         method = method.upper()
         resend_ok = idempotent if idempotent is not None else method not in ("POST", "PATCH")
         call = _Call(method, path, params, json, context, resend_ok, uuid.uuid4().hex)
-        retrying = Retrying(stop=stop_after_attempt(self._attempts), wait=self._wait, sleep=self._sleep,
-                            retry=retry_if_exception(call.retryable), reraise=True)
+        retrying = Retrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=self._wait,
+            sleep=self._sleep,
+            retry=retry_if_exception(call.retryable),
+            reraise=True,
+        )
         response: httpx.Response = retrying(self._attempt, call)
         return response
 
@@ -248,7 +291,10 @@ class HttpClient:
             req = response.request
             raise errors.TransientError(
                 f"{self.provider}: {req.method} {req.url.path} answered HTTP {response.status_code} "
-                "with a body that is not JSON", provider=self.provider, status=response.status_code) from None
+                "with a body that is not JSON",
+                provider=self.provider,
+                status=response.status_code,
+            ) from None
 
     def _attempt(self, call: _Call) -> httpx.Response:
         call.attempt += 1
@@ -300,8 +346,11 @@ class HttpClient:
         if reason:
             message += ": " + _scrub(" ".join(reason.split())[:160], self._secrets)
         cls = error_class(status)
-        kwargs: dict[str, Any] = {"provider": self.provider, "status": status,
-                                  "correlation_id": call.correlation_id}
+        kwargs: dict[str, Any] = {
+            "provider": self.provider,
+            "status": status,
+            "correlation_id": call.correlation_id,
+        }
         if cls is errors.RateLimited:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             self._emit("rate_limited", {"provider": self.provider, "retry_after": retry_after})
@@ -312,19 +361,23 @@ class HttpClient:
         error.__cause__ = httpx.HTTPStatusError(message, request=response.request, response=response)
         return error
 
-    def _transport_error(self, call: _Call, request: httpx.Request, exc: httpx.TransportError
-                         ) -> errors.ConnectorError:
+    def _transport_error(
+        self, call: _Call, request: httpx.Request, exc: httpx.TransportError
+    ) -> errors.ConnectorError:
         url = request.url
         origin = f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
             message = f"{self.provider}: cannot reach {origin} ({_reason(exc)})"
         elif isinstance(exc, httpx.TimeoutException):
-            message = (f"{self.provider}: {call.method} {call.path} timed out after "
-                       f"{self.settings.http_timeout:g}s ({type(exc).__name__})")
+            message = (
+                f"{self.provider}: {call.method} {call.path} timed out after "
+                f"{self.settings.http_timeout:g}s ({type(exc).__name__})"
+            )
         else:
             message = f"{self.provider}: {call.method} {call.path} failed: connection error ({_reason(exc)})"
-        error = errors.TransientError(_scrub(message, self._secrets), provider=self.provider,
-                                      correlation_id=call.correlation_id)
+        error = errors.TransientError(
+            _scrub(message, self._secrets), provider=self.provider, correlation_id=call.correlation_id
+        )
         error.__cause__ = exc
         return error
 
@@ -336,24 +389,38 @@ class HttpClient:
             return min(cap, exc.retry_after + random.uniform(0, min(1.0, exc.retry_after * 0.1)))
         return float(self._backoff(state))
 
-    def _auditor(self, call: _Call, request: httpx.Request, started: datetime
-                 ) -> Callable[[str, httpx.Response | None, BaseException | None, int | None], None]:
+    def _auditor(
+        self, call: _Call, request: httpx.Request, started: datetime
+    ) -> Callable[[str, httpx.Response | None, BaseException | None, int | None], None]:
         url = _scrub(redact_url(str(request.url)), self._secrets)
 
-        def audit(outcome: str, response: httpx.Response | None, error: BaseException | None,
-                  duration_ms: int | None) -> None:
+        def audit(
+            outcome: str,
+            response: httpx.Response | None,
+            error: BaseException | None,
+            duration_ms: int | None,
+        ) -> None:
             if self._audit is None:
                 return
             limit = self.settings.audit_body_max_chars if self.settings.audit_bodies else 0
             rec = RequestRecord(
-                provider=self.provider, method=call.method, url=url,
-                status=response.status_code if response is not None else None, duration_ms=duration_ms or 0,
-                attempt=call.attempt, outcome=outcome, correlation_id=call.correlation_id,
-                error=str(error)[:500] if error else None, started_at=started,
+                provider=self.provider,
+                method=call.method,
+                url=url,
+                status=response.status_code if response is not None else None,
+                duration_ms=duration_ms or 0,
+                attempt=call.attempt,
+                outcome=outcome,
+                correlation_id=call.correlation_id,
+                error=str(error)[:500] if error else None,
+                started_at=started,
                 context=call.context[:128] if call.context else None,  # the audit column is 128 wide
                 request_body=redact_body(request.content, self._secrets, limit) if limit else None,
-                response_body=(redact_body(response.content, self._secrets, limit)
-                               if limit and response is not None else None),
+                response_body=(
+                    redact_body(response.content, self._secrets, limit)
+                    if limit and response is not None
+                    else None
+                ),
             )
             try:
                 self._audit.record(rec)

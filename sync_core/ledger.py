@@ -45,7 +45,11 @@ def load_links(url: str, *, source: str, target: str, source_keys: Iterable[str]
 
 def count_links(url: str, *, source: str, target: str) -> int:
     with session_scope(url) as session:
-        query = select(sa.func.count()).select_from(ItemLink).where(ItemLink.source == source, ItemLink.target == target)
+        query = (
+            select(sa.func.count())
+            .select_from(ItemLink)
+            .where(ItemLink.source == source, ItemLink.target == target)
+        )
         return int(session.exec(query).one())
 
 
@@ -55,23 +59,43 @@ def save_links(
     """Upsert (source_key, target_key, target_product_key, method) links; a re-seen link keeps its first date."""
     now = utcnow()
     rows = [
-        {"source": source, "target": target, "source_key": s, "target_key": t, "target_product_key": p,
-         "method": m, "linked_at": now, "seen_at": now}
+        {
+            "source": source,
+            "target": target,
+            "source_key": s,
+            "target_key": t,
+            "target_product_key": p,
+            "method": m,
+            "linked_at": now,
+            "seen_at": now,
+        }
         for s, t, p, m in links
     ]
     with session_scope(url) as session:
-        upsert(session, ItemLink, rows, keys=("source", "target", "source_key"),
-               update=("target_key", "target_product_key", "method", "seen_at"))
+        upsert(
+            session,
+            ItemLink,
+            rows,
+            keys=("source", "target", "source_key"),
+            update=("target_key", "target_product_key", "method", "seen_at"),
+        )
 
 
 def save_titles(url: str, *, target: str, titles: Sequence[tuple[str, str, str | None]]) -> None:
     """Upsert (title_key, target_key, target_product_key) rows of the title index."""
     now = utcnow()
-    rows = [{"target": target, "title_key": k, "target_key": t, "target_product_key": p, "seen_at": now}
-            for k, t, p in titles]
+    rows = [
+        {"target": target, "title_key": k, "target_key": t, "target_product_key": p, "seen_at": now}
+        for k, t, p in titles
+    ]
     with session_scope(url) as session:
-        upsert(session, CatalogueTitle, rows, keys=("target", "title_key"),
-               update=("target_key", "target_product_key", "seen_at"))
+        upsert(
+            session,
+            CatalogueTitle,
+            rows,
+            keys=("target", "title_key"),
+            update=("target_key", "target_product_key", "seen_at"),
+        )
 
 
 def match_titles(url: str, *, target: str, title_keys: Iterable[str]) -> dict[str, str]:
@@ -80,8 +104,11 @@ def match_titles(url: str, *, target: str, title_keys: Iterable[str]) -> dict[st
     found: dict[str, str] = {}
     with session_scope(url) as session:
         for chunk in _chunks(keys):
-            rows = session.exec(select(CatalogueTitle.title_key, CatalogueTitle.target_key).where(
-                CatalogueTitle.target == target, col(CatalogueTitle.title_key).in_(chunk)))
+            rows = session.exec(
+                select(CatalogueTitle.title_key, CatalogueTitle.target_key).where(
+                    CatalogueTitle.target == target, col(CatalogueTitle.title_key).in_(chunk)
+                )
+            )
             found.update(dict(rows.all()))
     return found
 
@@ -92,25 +119,46 @@ def load_ledger(url: str, *, target: str, target_keys: Iterable[str]) -> dict[Le
     known: dict[LedgerKey, str] = {}
     with session_scope(url) as session:
         for chunk in _chunks(keys):
-            rows = session.exec(select(LedgerEntry.target_key, LedgerEntry.kind, LedgerEntry.fingerprint).where(
-                LedgerEntry.target == target, col(LedgerEntry.target_key).in_(chunk)))
+            rows = session.exec(
+                select(LedgerEntry.target_key, LedgerEntry.kind, LedgerEntry.fingerprint).where(
+                    LedgerEntry.target == target, col(LedgerEntry.target_key).in_(chunk)
+                )
+            )
             known.update({(key, kind): fp for key, kind, fp in rows})
     return known
 
 
-def record_values(session: Session, *, target: str, writes: Sequence[Write], origin: str, run_id: int | None) -> None:
+def record_values(
+    session: Session, *, target: str, writes: Sequence[Write], origin: str, run_id: int | None
+) -> None:
     """Upsert the ledger rows for values now held by the target, inside the caller's transaction."""
     now = utcnow()
     rows = [
-        {"target": target, "target_key": w.target_key, "kind": w.kind, "fingerprint": w.fingerprint,
-         "value": w.value, "origin": origin, "run_id": run_id, "updated_at": now}
+        {
+            "target": target,
+            "target_key": w.target_key,
+            "kind": w.kind,
+            "fingerprint": w.fingerprint,
+            "value": w.value,
+            "origin": origin,
+            "run_id": run_id,
+            "updated_at": now,
+        }
         for w in writes
     ]
-    upsert(session, LedgerEntry, rows, keys=("target", "target_key", "kind"),
-           update=("fingerprint", "value", "origin", "run_id", "updated_at"))
+    upsert(
+        session,
+        LedgerEntry,
+        rows,
+        keys=("target", "target_key", "kind"),
+        update=("fingerprint", "value", "origin", "run_id", "updated_at"),
+    )
 
 
 def ledger_value(url: str, *, target: str, target_key: str, kind: str) -> LedgerEntry | None:
     with session_scope(url) as session:
-        return session.exec(select(LedgerEntry).where(
-            LedgerEntry.target == target, LedgerEntry.target_key == target_key, LedgerEntry.kind == kind)).first()
+        return session.exec(
+            select(LedgerEntry).where(
+                LedgerEntry.target == target, LedgerEntry.target_key == target_key, LedgerEntry.kind == kind
+            )
+        ).first()

@@ -11,7 +11,7 @@ from typing import Any
 
 from sync_core.db import session_scope
 from sync_core.diff import diff_writes
-from sync_core.errors import MappingError
+from sync_core.errors import MappingError, PermanentError
 from sync_core.failures import NewFailure, record_failures, resolve
 from sync_core.ledger import Link, load_ledger, load_links, match_titles, record_values, save_links
 from sync_core.mapping.anar360_sazito import PriceRule, new_product, variant_writes
@@ -64,8 +64,12 @@ def _links_for(settings: Settings, products: list[SupplierProduct]) -> dict[str,
     links = load_links(settings.database_url, source=SOURCE, target=TARGET, source_keys=keys)
     if not settings.sazito_match_by_title:
         return links
-    wanted = {title_key(p.title, v.attributes.values()): v.key
-              for p in products for v in p.variants if v.key not in links}
+    wanted = {
+        title_key(p.title, v.attributes.values()): v.key
+        for p in products
+        for v in p.variants
+        if v.key not in links
+    }
     matched = match_titles(settings.database_url, target=TARGET, title_keys=wanted)
     new = [(wanted[k], target_key, None, "title") for k, target_key in matched.items()]
     if new:
@@ -74,16 +78,14 @@ def _links_for(settings: Settings, products: list[SupplierProduct]) -> dict[str,
     return links
 
 
-def _map_page(page: SourcePage, links: dict[str, Link], rule: PriceRule, result: PageResult,
-              failures: list[NewFailure]) -> tuple[list[Write], list[SupplierProduct], list[str]]:
-    """Desired writes for linked variants; unlinked products; keys of products that mapped cleanly."""
+def _map_page(
+    page: SourcePage, links: dict[str, Link], rule: PriceRule, result: PageResult, failures: list[NewFailure]
+) -> tuple[list[Write], list[str]]:
+    """Desired writes for linked variants, and keys of products that mapped cleanly."""
     desired: list[Write] = []
-    unlinked: list[SupplierProduct] = []
     clean: list[str] = []
     for product in page.products:
         product_ok = True
-        if not any(v.key in links for v in product.variants):
-            unlinked.append(product)
         for variant in product.variants:
             link = links.get(variant.key)
             if link is None:
@@ -97,41 +99,63 @@ def _map_page(page: SourcePage, links: dict[str, Link], rule: PriceRule, result:
                 product_ok = False
                 result.failed += 1
                 result.reasons[f"invalid:{exc.reason}"] += 1
-                failures.append(NewFailure("map", variant.key, "MappingError", exc.reason, str(exc),
-                                           {"product": product.key, "variant": variant.key}))
+                failures.append(
+                    NewFailure(
+                        "map",
+                        variant.key,
+                        "MappingError",
+                        exc.reason,
+                        str(exc),
+                        {"product": product.key, "variant": variant.key},
+                    )
+                )
         if product_ok:
             clean.append(product.key)
-    return desired, unlinked, clean
+    return desired, clean
 
 
-def sync_page(settings: Settings, page: SourcePage, target: Target, *, run_id: int | None,
-              dry_run: bool = False) -> PageResult:
+def sync_page(
+    settings: Settings, page: SourcePage, target: Target, *, run_id: int | None, dry_run: bool = False
+) -> PageResult:
     """Map, link, diff and push one source page; record ledger, failures, events and counters."""
     url = settings.database_url
     result = PageResult(fetched=len(page.products) + len(page.rejects))
-    failures = [NewFailure("map", r.key or f"unknown:{fingerprint('reject', r.payload)}", "MappingError",
-                           r.reason, r.message, r.payload) for r in page.rejects]
+    failures = [
+        NewFailure(
+            "map",
+            r.key or f"unknown:{fingerprint('reject', r.payload)}",
+            "MappingError",
+            r.reason,
+            r.message,
+            r.payload,
+        )
+        for r in page.rejects
+    ]
     result.failed += len(page.rejects)
     result.reasons.update(f"invalid:{r.reason}" for r in page.rejects)
     rule = price_rule(settings)
     links = _links_for(settings, page.products)
-    desired, unlinked, clean = _map_page(page, links, rule, result, failures)
-
-    if unlinked and settings.create_missing_products and not dry_run:
-        desired.extend(_create_products(settings, target, unlinked, rule, result, failures))
+    if settings.create_missing_products and not dry_run:
+        unlinked = [p for p in page.products if not any(v.key in links for v in p.variants)]
+        links.update(_create_products(settings, target, unlinked, rule, result, failures))
+    desired, clean = _map_page(page, links, rule, result, failures)
 
     plan = diff_writes(desired, load_ledger(url, target=TARGET, target_keys=[w.target_key for w in desired]))
     result.unchanged = len(plan.unchanged)
-    result.diffs = [{"kind": w.kind, "target": w.target_key, "source": w.source_key, "value": w.value}
-                    for w in plan.writes[:DIFF_SAMPLE]]
+    result.diffs = [
+        {"kind": w.kind, "target": w.target_key, "source": w.source_key, "value": w.value}
+        for w in plan.writes[:DIFF_SAMPLE]
+    ]
     if dry_run:
         result.pushed = len(plan.writes)  # would be pushed
         return result
 
     def record_batch(part: WriteOutcome) -> None:
         # Each batch is recorded the moment it lands: a crash later in the page cannot make us resend it.
-        batch_failures = [NewFailure(f"push:{w.kind}", w.target_key, cls, cls, msg, asdict_write(w))
-                          for w, cls, msg in part.failed]
+        batch_failures = [
+            NewFailure(f"push:{w.kind}", w.target_key, cls, cls, msg, asdict_write(w))
+            for w, cls, msg in part.failed
+        ]
         _record_writes(settings, run_id=run_id, succeeded=part.succeeded, failures=batch_failures)
 
     outcome = target.apply(plan.writes, on_outcome=record_batch)
@@ -146,61 +170,119 @@ def sync_page(settings: Settings, page: SourcePage, target: Target, *, run_id: i
 
 
 def asdict_write(write: Write) -> dict[str, Any]:
-    return {"kind": write.kind, "target_key": write.target_key, "source_key": write.source_key, "value": write.value}
+    return {
+        "kind": write.kind,
+        "target_key": write.target_key,
+        "source_key": write.source_key,
+        "value": write.value,
+    }
 
 
 def write_from_payload(payload: dict[str, Any]) -> Write:
     return Write(payload["kind"], payload["target_key"], payload["source_key"], payload["value"])
 
 
-def _create_products(settings: Settings, target: Target, products: list[SupplierProduct], rule: PriceRule,
-                     result: PageResult, failures: list[NewFailure]) -> list[Write]:
-    """Create unlinked products in the target; their variants become linked and get their writes."""
-    writes: list[Write] = []
+def _create_products(
+    settings: Settings,
+    target: Target,
+    products: list[SupplierProduct],
+    rule: PriceRule,
+    result: PageResult,
+    failures: list[NewFailure],
+) -> dict[str, Link]:
+    """Create unlinked products in the target; return the links of their new variants.
+
+    A created variant already holds its price (without discount) and stock: those values go into the
+    ledger at once, so the diff that follows only writes a discount.
+    """
+    links: dict[str, Link] = {}
     for product in products:
         try:
             created = target.create_product(new_product(product, rule))
-        except MappingError as exc:
-            failures.append(NewFailure("create", product.key, "MappingError", exc.reason, str(exc), {}))
+        except (MappingError, PermanentError) as exc:
+            failures.append(
+                NewFailure("create", product.key, type(exc).__name__, "create-failed", str(exc), {})
+            )
             continue
-        save_links(settings.database_url, source=SOURCE, target=TARGET,
-                   links=[(k, t, None, "created") for k, t in created.items()])
+        save_links(
+            settings.database_url,
+            source=SOURCE,
+            target=TARGET,
+            links=[(k, t, None, "created") for k, t in created.items()],
+        )
         result.created += 1
-        for variant in product.variants:
-            if variant.key in created:
-                writes.extend(variant_writes(product, variant, created[variant.key], rule))
-    return writes
+        held = [
+            write
+            for variant in product.variants
+            if variant.key in created
+            for write in variant_writes(product, variant, created[variant.key], rule)
+            if write.kind == "stock" or write.value["discount_price"] is None
+        ]
+        with session_scope(settings.database_url) as session:
+            record_values(session, target=TARGET, writes=held, origin="written", run_id=None)
+        links.update({key: Link(target_key, "created") for key, target_key in created.items()})
+    return links
 
 
-def _record_writes(settings: Settings, *, run_id: int | None, succeeded: list[Write],
-                   failures: list[NewFailure]) -> None:
+def _record_writes(
+    settings: Settings, *, run_id: int | None, succeeded: list[Write], failures: list[NewFailure]
+) -> None:
     """Ledger rows for what landed, resolutions of its old failures, and new failures: one transaction."""
     with session_scope(settings.database_url) as session:
         record_values(session, target=TARGET, writes=succeeded, origin="written", run_id=run_id)
         for kind in ("price", "stock"):
             done = [w.target_key for w in succeeded if w.kind == kind]
             resolve(session, pipeline=PIPELINE, context=f"push:{kind}", item_keys=done)
-        record_failures(session, pipeline=PIPELINE, failures=failures, retry_base_s=settings.failure_retry_base_s)
+        record_failures(
+            session, pipeline=PIPELINE, failures=failures, retry_base_s=settings.failure_retry_base_s
+        )
 
 
-def _record_page(settings: Settings, *, run_id: int | None, outcome: WriteOutcome, failures: list[NewFailure],
-                 clean: list[str], result: PageResult) -> None:
+def _record_page(
+    settings: Settings,
+    *,
+    run_id: int | None,
+    outcome: WriteOutcome,
+    failures: list[NewFailure],
+    clean: list[str],
+    result: PageResult,
+) -> None:
     """The page's mapping failures and resolutions, its events and its counters."""
     with session_scope(settings.database_url) as session:
         resolve(session, pipeline=PIPELINE, context="map", item_keys=clean)
-        record_failures(session, pipeline=PIPELINE, failures=failures, retry_base_s=settings.failure_retry_base_s)
+        record_failures(
+            session, pipeline=PIPELINE, failures=failures, retry_base_s=settings.failure_retry_base_s
+        )
     events: list[tuple[str, str | None, dict[str, Any]]] = []
     for kind in ("price", "stock"):
         keys = [w.target_key for w in outcome.succeeded if w.kind == kind]
         if keys:
             events.append((f"variant_{kind}_updated", None, {"count": len(keys), "variants": keys[:50]}))
-    events.extend(("item_failed", f.item_key, {"context": f.context, "reason": f.reason, "error": f.message[:300]})
-                  for f in failures)
-    events.extend(("item_failed", w.target_key, {"context": f"push:{w.kind}", "reason": cls, "error": msg[:300]})
-                  for w, cls, msg in outcome.failed)
+    events.extend(
+        ("item_failed", f.item_key, {"context": f.context, "reason": f.reason, "error": f.message[:300]})
+        for f in failures
+    )
+    events.extend(
+        ("item_failed", w.target_key, {"context": f"push:{w.kind}", "reason": cls, "error": msg[:300]})
+        for w, cls, msg in outcome.failed
+    )
     if result.reasons["skipped:mapping-missing"]:
-        events.append(("skipped", None, {"reason": "mapping-missing", "count": result.reasons["skipped:mapping-missing"]}))
+        events.append(
+            (
+                "skipped",
+                None,
+                {"reason": "mapping-missing", "count": result.reasons["skipped:mapping-missing"]},
+            )
+        )
     record_events(settings.database_url, run_id=run_id, pipeline=PIPELINE, events=events)
     if run_id is not None:
-        add_counts(settings.database_url, run_id=run_id, fetched=result.fetched, mapped=result.mapped,
-                   pushed=result.pushed, unchanged=result.unchanged, skipped=result.skipped, failed=result.failed)
+        add_counts(
+            settings.database_url,
+            run_id=run_id,
+            fetched=result.fetched,
+            mapped=result.mapped,
+            pushed=result.pushed,
+            unchanged=result.unchanged,
+            skipped=result.skipped,
+            failed=result.failed,
+        )

@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
-from sync_core.models import CataloguePage, NewProduct, PageRequest, SourcePage, StoreVariant, Write, WriteOutcome
+from sync_core.models import (
+    CataloguePage,
+    NewProduct,
+    PageRequest,
+    SourcePage,
+    StoreVariant,
+    Write,
+    WriteOutcome,
+)
 
 
 @runtime_checkable
@@ -48,8 +56,9 @@ class Target(Protocol):
     def current_values(self, variant: StoreVariant) -> dict[str, dict[str, object]]:
         """The aspect values the catalogue reports for ``variant`` (kind → value); empty if unknown."""
 
-    def apply(self, writes: Sequence[Write],
-              on_outcome: Callable[[WriteOutcome], None] | None = None) -> WriteOutcome:
+    def apply(
+        self, writes: Sequence[Write], on_outcome: Callable[[WriteOutcome], None] | None = None
+    ) -> WriteOutcome:
         """Apply absolute writes; per-item refusals are returned in ``failed``, not raised.
 
         ``on_outcome`` receives each batch's outcome as it lands, so it can be recorded at once.

@@ -21,11 +21,19 @@ def aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
-def start_run(url: str, *, pipeline: str, scope: str, dry_run: bool = False, flow_run_id: str | None = None) -> int:
+def start_run(
+    url: str, *, pipeline: str, scope: str, dry_run: bool = False, flow_run_id: str | None = None
+) -> int:
     """Insert a running sync_runs row and return its id."""
     with session_scope(url) as session:
-        run = SyncRun(pipeline=pipeline, scope=scope, status="running", started_at=utcnow(),
-                      dry_run=dry_run, flow_run_id=flow_run_id)
+        run = SyncRun(
+            pipeline=pipeline,
+            scope=scope,
+            status="running",
+            started_at=utcnow(),
+            dry_run=dry_run,
+            flow_run_id=flow_run_id,
+        )
         session.add(run)
         session.flush()
         assert run.id is not None
@@ -34,7 +42,11 @@ def start_run(url: str, *, pipeline: str, scope: str, dry_run: bool = False, flo
 
 def add_counts(url: str, *, run_id: int, **counts: int) -> None:
     """Add to a run's counters in one UPDATE, so progress shows while the run goes on."""
-    values = {name: getattr(SyncRun, name) + amount for name, amount in counts.items() if amount and name in COUNTERS}
+    values = {
+        name: getattr(SyncRun, name) + amount
+        for name, amount in counts.items()
+        if amount and name in COUNTERS
+    }
     if not values:
         return
     with session_scope(url) as session:
@@ -71,39 +83,61 @@ def recent_runs(url: str, *, limit: int = 20, pipeline: str | None = None) -> li
 def last_run_per_pipeline(url: str) -> list[SyncRun]:
     """The newest run of each pipeline+scope, for health."""
     with session_scope(url) as session:
-        newest = (
-            select(sa.func.max(SyncRun.id)).group_by(SyncRun.pipeline, SyncRun.scope).scalar_subquery()
+        newest = select(sa.func.max(SyncRun.id)).group_by(SyncRun.pipeline, SyncRun.scope).scalar_subquery()
+        return list(
+            session.exec(select(SyncRun).where(col(SyncRun.id).in_(newest)).order_by(SyncRun.pipeline))
         )
-        return list(session.exec(select(SyncRun).where(col(SyncRun.id).in_(newest)).order_by(SyncRun.pipeline)))
 
 
 def get_cursor(url: str, *, pipeline: str, key: str) -> str | None:
     with session_scope(url) as session:
-        row = session.exec(select(SyncCursor).where(SyncCursor.pipeline == pipeline, SyncCursor.key == key)).first()
+        row = session.exec(
+            select(SyncCursor).where(SyncCursor.pipeline == pipeline, SyncCursor.key == key)
+        ).first()
         return row.value if row else None
 
 
 def set_cursor(url: str, *, pipeline: str, key: str, value: str) -> None:
     """Move a cursor (insert or update)."""
     with session_scope(url) as session:
-        upsert(session, SyncCursor, [{"pipeline": pipeline, "key": key, "value": value, "moved_at": utcnow()}],
-               keys=("pipeline", "key"), update=("value", "moved_at"))
+        upsert(
+            session,
+            SyncCursor,
+            [{"pipeline": pipeline, "key": key, "value": value, "moved_at": utcnow()}],
+            keys=("pipeline", "key"),
+            update=("value", "moved_at"),
+        )
 
 
-def record_events(url: str, *, run_id: int | None, pipeline: str, events: Sequence[tuple[str, str | None, dict[str, Any]]]) -> None:
+def record_events(
+    url: str, *, run_id: int | None, pipeline: str, events: Sequence[tuple[str, str | None, dict[str, Any]]]
+) -> None:
     """Insert (kind, item_key, data) events in one statement."""
     if not events:
         return
     now = utcnow()
-    rows = [{"run_id": run_id, "pipeline": pipeline, "kind": kind, "item_key": key, "data": data, "created_at": now}
-            for kind, key, data in events]
+    rows = [
+        {
+            "run_id": run_id,
+            "pipeline": pipeline,
+            "kind": kind,
+            "item_key": key,
+            "data": data,
+            "created_at": now,
+        }
+        for kind, key, data in events
+    ]
     with session_scope(url) as session:
         session.execute(sa.insert(IntegrationEvent), rows)
 
 
 def run_events(url: str, *, run_id: int, kind: str | None = None) -> list[IntegrationEvent]:
     with session_scope(url) as session:
-        query = select(IntegrationEvent).where(IntegrationEvent.run_id == run_id).order_by(col(IntegrationEvent.id))
+        query = (
+            select(IntegrationEvent)
+            .where(IntegrationEvent.run_id == run_id)
+            .order_by(col(IntegrationEvent.id))
+        )
         if kind:
             query = query.where(IntegrationEvent.kind == kind)
         return list(session.exec(query))

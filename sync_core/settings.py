@@ -30,9 +30,15 @@ class Settings(BaseSettings):
 
     http_timeout: float = Field(15.0, gt=0, le=300, description="Seconds before one HTTP call times out")
     http_retries: int = Field(4, ge=0, le=10, description="Retries per request for transient failures")
-    http_retry_backoff_ms: int = Field(200, ge=0, le=60_000, description="First backoff step; doubles, with jitter")
-    http_retry_max_wait_s: float = Field(30.0, gt=0, le=600, description="Longest single wait, Retry-After included")
-    http_concurrency: int = Field(4, ge=1, le=32, description="Parallel write requests per run (within pacing)")
+    http_retry_backoff_ms: int = Field(
+        200, ge=0, le=60_000, description="First backoff step; doubles, with jitter"
+    )
+    http_retry_max_wait_s: float = Field(
+        30.0, gt=0, le=600, description="Longest single wait, Retry-After included"
+    )
+    http_concurrency: int = Field(
+        4, ge=1, le=32, description="Parallel write requests per run (within pacing)"
+    )
     rate_limit_per_min: int = Field(240, ge=1, le=100_000, description="Default request budget per provider")
     anar360_rate_limit_per_min: int | None = Field(None, ge=1, le=100_000, description="Anar360 override")
     sazito_rate_limit_per_min: int | None = Field(None, ge=1, le=100_000, description="Sazito override")
@@ -48,7 +54,9 @@ class Settings(BaseSettings):
     sync_since_ms: int = Field(
         3_600_000, description="Incremental window (ms back from now) when no cursor exists yet; sign ignored"
     )
-    sync_overlap_ms: int = Field(120_000, ge=0, description="Overlap of each incremental window with the last")
+    sync_overlap_ms: int = Field(
+        120_000, ge=0, description="Overlap of each incremental window with the last"
+    )
     sazito_page_size: int = Field(100, ge=1, le=100, description="Sazito catalogue page size asked for")
     sazito_price_multiplier: Decimal = Field(Decimal(1), gt=0, description="Supplier price × this")
     sazito_price_markup_percent: Decimal = Field(Decimal(0), ge=-100, description="… then + this percent")

@@ -14,7 +14,9 @@ def utcnow() -> datetime:
 
 
 def _ts(nullable: bool = False, index: bool = False) -> Any:
-    return Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=nullable, index=index))
+    return Field(
+        default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=nullable, index=index)
+    )
 
 
 class SyncRun(SQLModel, table=True):

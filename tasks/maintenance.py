@@ -52,14 +52,20 @@ def _replay(failure: Failure, res: Any) -> tuple[Failure, str | None, str]:
         return failure, type(exc).__name__, str(exc)
 
 
-@task(name="replay-failures", cache_policy=NO_CACHE, retries=TASK_RETRIES,
-      retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
+@task(
+    name="replay-failures",
+    cache_policy=NO_CACHE,
+    retries=TASK_RETRIES,
+    retry_delay_seconds=TASK_RETRY_DELAYS,
+    retry_condition_fn=transient_only,
+)
 def replay_failures(run_id: int) -> dict[str, int]:
     """Replay one batch of due write failures through the per-variant endpoints; mark dead after N attempts."""
     res = resources(run_id, PIPELINE)
     settings = res.settings
-    due = due_failures(settings.database_url, pipeline=PIPELINE, contexts=["push:price", "push:stock"],
-                       limit=REPLAY_BATCH)
+    due = due_failures(
+        settings.database_url, pipeline=PIPELINE, contexts=["push:price", "push:stock"], limit=REPLAY_BATCH
+    )
     with ThreadPoolExecutor(max_workers=settings.http_concurrency) as pool:
         outcomes = list(pool.map(lambda f: _replay(f, res), due))
     counts: Counter[str] = Counter(due=len(due))
@@ -73,15 +79,26 @@ def replay_failures(run_id: int) -> dict[str, int]:
                 counts["resolved"] += 1
                 continue
             assert failure.id is not None
-            status = mark_replay_failed(session, failure_id=failure.id, error_class=error_class, message=message,
-                                        max_attempts=settings.failure_max_attempts,
-                                        retry_base_s=settings.failure_retry_base_s)
+            status = mark_replay_failed(
+                session,
+                failure_id=failure.id,
+                error_class=error_class,
+                message=message,
+                max_attempts=settings.failure_max_attempts,
+                retry_base_s=settings.failure_retry_base_s,
+            )
             counts[status] += 1
             if status == "dead":
-                events.append(("failure_dead", failure.item_key, {"context": failure.context, "error": message[:300]}))
+                events.append(
+                    ("failure_dead", failure.item_key, {"context": failure.context, "error": message[:300]})
+                )
     record_events(settings.database_url, run_id=run_id, pipeline=PIPELINE, events=events)
-    add_counts(settings.database_url, run_id=run_id, pushed=counts["resolved"],
-               failed=counts["pending"] + counts["dead"])
+    add_counts(
+        settings.database_url,
+        run_id=run_id,
+        pushed=counts["resolved"],
+        failed=counts["pending"] + counts["dead"],
+    )
     return dict(counts)
 
 

@@ -46,8 +46,13 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-@task(name="begin-product-sync", cache_policy=NO_CACHE, retries=TASK_RETRIES,
-      retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
+@task(
+    name="begin-product-sync",
+    cache_policy=NO_CACHE,
+    retries=TASK_RETRIES,
+    retry_delay_seconds=TASK_RETRY_DELAYS,
+    retry_condition_fn=transient_only,
+)
 def begin_product_sync(scope: str, since_ms: int | None, dry_run: bool) -> RunStart:
     """Migrate the store, open a run, validate the supplier token, and work out the window to fetch."""
     settings = current_settings()
@@ -77,8 +82,13 @@ def begin_product_sync(scope: str, since_ms: int | None, dry_run: bool) -> RunSt
     return RunStart(run_id, first, window_start, refresh)
 
 
-@task(name="read-catalogue", cache_policy=NO_CACHE, retries=TASK_RETRIES,
-      retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
+@task(
+    name="read-catalogue",
+    cache_policy=NO_CACHE,
+    retries=TASK_RETRIES,
+    retry_delay_seconds=TASK_RETRY_DELAYS,
+    retry_condition_fn=transient_only,
+)
 def read_catalogue(run_id: int, first_page: int, pipeline: str = PIPELINE) -> tuple[int | None, int]:
     """Read up to CATALOGUE_PAGES_PER_TASK catalogue pages from ``first_page``; return (next page, variants)."""
     res = resources(run_id, pipeline)
@@ -91,19 +101,33 @@ def read_catalogue(run_id: int, first_page: int, pipeline: str = PIPELINE) -> tu
         variants += record_catalogue_page(res.settings, page, res.target, run_id=run_id).variants
         number = page.next
     if number is None:
-        set_cursor(res.settings.database_url, pipeline=PIPELINE, key=CATALOGUE_CURSOR_KEY, value=str(now_ms()))
+        set_cursor(
+            res.settings.database_url, pipeline=PIPELINE, key=CATALOGUE_CURSOR_KEY, value=str(now_ms())
+        )
     return number, variants
 
 
-@task(name="fetch-page", cache_policy=NO_CACHE, retries=TASK_RETRIES,
-      retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
+@task(
+    name="fetch-page",
+    cache_policy=NO_CACHE,
+    retries=TASK_RETRIES,
+    retry_delay_seconds=TASK_RETRY_DELAYS,
+    retry_condition_fn=transient_only,
+)
 def fetch_page(run_id: int, request: PageRequest) -> SourcePage:
     """Fetch one supplier page (network: retried on transient errors only)."""
     return resources(run_id, PIPELINE).source.fetch_page(request)
 
 
-@task(name="sync-page", cache_key_fn=batch_cache_key, cache_expiration=timedelta(days=2), persist_result=True,
-      retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
+@task(
+    name="sync-page",
+    cache_key_fn=batch_cache_key,
+    cache_expiration=timedelta(days=2),
+    persist_result=True,
+    retries=TASK_RETRIES,
+    retry_delay_seconds=TASK_RETRY_DELAYS,
+    retry_condition_fn=transient_only,
+)
 def sync_page_task(run_id: int, page: SourcePage, dry_run: bool) -> PageResult:
     """Map, diff and push one page; cached per flow run and page content so a retried run does not resend."""
     res = resources(run_id, PIPELINE)
@@ -111,8 +135,9 @@ def sync_page_task(run_id: int, page: SourcePage, dry_run: bool) -> PageResult:
 
 
 @task(name="finish-product-sync", cache_policy=NO_CACHE)
-def finish_product_sync(run_id: int, window_start_ms: int, scope: str, dry_run: bool, result: PageResult | None,
-                        error: str | None) -> dict[str, Any]:
+def finish_product_sync(
+    run_id: int, window_start_ms: int, scope: str, dry_run: bool, result: PageResult | None, error: str | None
+) -> dict[str, Any]:
     """Close the run; move the cursor only when the window's writes are all recorded."""
     settings = current_settings()
     url = settings.database_url
@@ -135,16 +160,30 @@ def run_summary(run: Any, result: PageResult | None) -> dict[str, Any]:
     """The dict a flow returns and the CLI prints."""
     started, finished = run.started_at, run.finished_at
     summary = {
-        "run_id": run.id, "pipeline": run.pipeline, "scope": run.scope, "status": run.status,
+        "run_id": run.id,
+        "pipeline": run.pipeline,
+        "scope": run.scope,
+        "status": run.status,
         "dry_run": run.dry_run,
         "duration_s": round((finished - started).total_seconds(), 2) if finished and started else None,
-        "fetched": run.fetched, "mapped": run.mapped, "pushed": run.pushed, "unchanged": run.unchanged,
-        "skipped": run.skipped, "failed": run.failed, "requests": run.requests, "error": run.error,
+        "fetched": run.fetched,
+        "mapped": run.mapped,
+        "pushed": run.pushed,
+        "unchanged": run.unchanged,
+        "skipped": run.skipped,
+        "failed": run.failed,
+        "requests": run.requests,
+        "error": run.error,
     }
     if result is not None:
         summary["reasons"] = dict(result.reasons)
         summary["created"] = result.created
         if run.dry_run:  # nothing was recorded: the counts are what the run would have done
-            summary.update({name: getattr(result, name) for name in ("fetched", "mapped", "pushed", "unchanged",
-                                                                       "skipped", "failed")}, diffs=result.diffs)
+            summary.update(
+                {
+                    name: getattr(result, name)
+                    for name in ("fetched", "mapped", "pushed", "unchanged", "skipped", "failed")
+                },
+                diffs=result.diffs,
+            )
     return summary

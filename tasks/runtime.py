@@ -35,8 +35,11 @@ def forward_to_prefect(kind: str, data: dict[str, Any]) -> None:
     """Circuit transitions and rate limiting become Prefect events that automations can react to."""
     provider = str(data.get("provider", "unknown"))
     payload = {k: v for k, v in data.items() if isinstance(v, str | int | float | bool | type(None))}
-    emit_event(event=f"catalog-sync.{kind.replace('_', '-')}", resource={"prefect.resource.id": f"catalog-sync.provider.{provider}"},
-               payload=payload)
+    emit_event(
+        event=f"catalog-sync.{kind.replace('_', '-')}",
+        resource={"prefect.resource.id": f"catalog-sync.provider.{provider}"},
+        payload=payload,
+    )
 
 
 @dataclass
@@ -53,9 +56,14 @@ class RunResources:
 
     def _kwargs(self, provider: str) -> dict[str, Any]:
         url = self.settings.database_url
-        return {"audit": self.audit, "breaker_store": DbBreakerStore(url),
-                "pacer": prefect_pacer(provider, self.settings),
-                "events": DbEventSink(url, run_id=self.run_id, pipeline=self.pipeline, forward=forward_to_prefect)}
+        return {
+            "audit": self.audit,
+            "breaker_store": DbBreakerStore(url),
+            "pacer": prefect_pacer(provider, self.settings),
+            "events": DbEventSink(
+                url, run_id=self.run_id, pipeline=self.pipeline, forward=forward_to_prefect
+            ),
+        }
 
     @property
     def source(self) -> Anar360:
@@ -81,7 +89,9 @@ def resources(run_id: int, pipeline: str) -> RunResources:
     with _lock:
         if run_id not in _runs:
             settings = current_settings()
-            _runs[run_id] = RunResources(settings, run_id, pipeline, DbAuditSink(settings.database_url, run_id=run_id))
+            _runs[run_id] = RunResources(
+                settings, run_id, pipeline, DbAuditSink(settings.database_url, run_id=run_id)
+            )
         return _runs[run_id]
 
 

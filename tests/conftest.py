@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import SQLModel
 
+import sync_core.tables  # noqa: F401  (registers the tables)
 from sync_core.db import get_engine, upgrade
 from sync_core.settings import Settings
-import sync_core.tables  # noqa: F401  (registers the tables)
-from sqlmodel import SQLModel
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
@@ -87,7 +87,11 @@ def settings(db_url: str) -> Settings:
     """Settings for unit tests, independent of the environment and any .env file."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
-        anar360_base="http://anar360.test/api/360", anar360_token="t0ken-anar",
-        sazito_base="http://shop.test/api/v1", sazito_key="k3y-sazito",
-        database_url=db_url, http_retry_backoff_ms=0, rate_limit_per_min=100_000,
+        anar360_base="http://anar360.test/api/360",
+        anar360_token="t0ken-anar",
+        sazito_base="http://shop.test/api/v1",
+        sazito_key="k3y-sazito",
+        database_url=db_url,
+        http_retry_backoff_ms=0,
+        rate_limit_per_min=100_000,
     )

@@ -90,10 +90,16 @@ class _Product(BaseModel):
     def to_model(self) -> SupplierProduct:
         active = any(isinstance(s, dict) and s.get("active") is True for s in self.shipments or [])
         return SupplierProduct(
-            key=self.id, title=self.title or "", status=self.status, resell_status=self.resell_status,
-            has_active_shipment=active, updated_at=_utc(self.updated_at), description=self.description or "",
-            variants=tuple(SupplierVariant(v.id, v.attributes, v.price, v.label_price, v.stock)
-                           for v in self.variants),
+            key=self.id,
+            title=self.title or "",
+            status=self.status,
+            resell_status=self.resell_status,
+            has_active_shipment=active,
+            updated_at=_utc(self.updated_at),
+            description=self.description or "",
+            variants=tuple(
+                SupplierVariant(v.id, v.attributes, v.price, v.label_price, v.stock) for v in self.variants
+            ),
         )
 
 
@@ -133,8 +139,12 @@ def _reject(item: Any, exc: ValidationError | None, reason: str = "invalid-recor
         where = ".".join(str(p) for p in first["loc"]) or "item"
         more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         message = f"{where}: {first['msg'].removeprefix('Value error, ')}{more}"
-    return RejectedRecord(key=str(key) if key not in (None, "") else None, reason=reason,
-                          message=" ".join(message.split())[:300], payload=raw)
+    return RejectedRecord(
+        key=str(key) if key not in (None, "") else None,
+        reason=reason,
+        message=" ".join(message.split())[:300],
+        payload=raw,
+    )
 
 
 def parse_item(item: Any) -> SupplierProduct | RejectedRecord:
@@ -167,10 +177,17 @@ class Anar360:
         assert settings.anar360_token is not None
         self.settings = settings
         self.http = HttpClient(
-            self.name, settings.anar360_base, settings,
+            self.name,
+            settings.anar360_base,
+            settings,
             headers={"Authorization": f"Bearer {settings.anar360_token.get_secret_value()}"},
-            transport=transport, audit=audit, breaker_store=breaker_store, pacer=pacer, events=events,
-            sleep=sleep, reader=_reader,
+            transport=transport,
+            audit=audit,
+            breaker_store=breaker_store,
+            pacer=pacer,
+            events=events,
+            sleep=sleep,
+            reader=_reader,
         )
 
     def __enter__(self) -> Anar360:
@@ -193,20 +210,24 @@ class Anar360:
             raise errors.AuthError(
                 f"anar360 refused the token (error {code or 'unknown'}): GET /auth/validate answered "
                 f"HTTP {exc.status}; check ANAR360_TOKEN",
-                provider=self.name, status=exc.status, correlation_id=exc.correlation_id,
+                provider=self.name,
+                status=exc.status,
+                correlation_id=exc.correlation_id,
             ) from exc
         if not isinstance(body, dict) or body.get("success") is not True:
             code = body.get("error") if isinstance(body, dict) else None
             raise errors.AuthError(
                 f"anar360 refused the token (error {code or 'unknown'}): GET /auth/validate answered "
                 "success: false; check ANAR360_TOKEN",
-                provider=self.name, status=200,
+                provider=self.name,
+                status=200,
             )
 
     def first_page(self, *, since_ms: int | None = None) -> PageRequest:
         """Page one of a full listing, or of the products updated in the last ``|since_ms`` ms."""
-        return PageRequest(number=1, size=self.settings.sync_page_limit,
-                           since_ms=-abs(since_ms) if since_ms else None)
+        return PageRequest(
+            number=1, size=self.settings.sync_page_limit, since_ms=-abs(since_ms) if since_ms else None
+        )
 
     def fetch_page(self, request: PageRequest) -> SourcePage:
         """GET /products for one page; the next page is sized by the limit the server reports it used."""
@@ -219,7 +240,9 @@ class Anar360:
         except ValidationError as exc:
             raise errors.TransientError(
                 f"anar360: GET /products page {request.number} answered an unexpected shape "
-                f"({exc.errors()[0]['loc']}: {exc.errors()[0]['msg']})", provider=self.name, status=200,
+                f"({exc.errors()[0]['loc']}: {exc.errors()[0]['msg']})",
+                provider=self.name,
+                status=200,
             ) from None
         products: list[SupplierProduct] = []
         rejects: list[RejectedRecord] = []
@@ -230,9 +253,14 @@ class Anar360:
             else:
                 rejects.append(parsed)
         limit = page.limit if page.limit and page.limit > 0 else request.size
-        last = (not page.items or len(page.items) < limit
-                or (page.total is not None and request.number * limit >= page.total))
-        following = None if last else PageRequest(number=request.number + 1, size=limit,
-                                                  since_ms=request.since_ms)
-        return SourcePage(request=request, products=products, rejects=rejects, next=following,
-                          total=page.total)
+        last = (
+            not page.items
+            or len(page.items) < limit
+            or (page.total is not None and request.number * limit >= page.total)
+        )
+        following = (
+            None if last else PageRequest(number=request.number + 1, size=limit, since_ms=request.since_ms)
+        )
+        return SourcePage(
+            request=request, products=products, rejects=rejects, next=following, total=page.total
+        )

@@ -121,14 +121,20 @@ def _single_call(write: Write) -> tuple[str, dict[str, Any]]:
         if price is None or (discount is not None and _int_or_none(discount) is None):
             raise _invalid(f"price value {value!r} is not integral")
         return f"/accounting/update-price/{variant_id}", {
-            "price": price, "discount_price": _int_or_none(discount), "has_raw_price": False}
+            "price": price,
+            "discount_price": _int_or_none(discount),
+            "has_raw_price": False,
+        }
     if write.kind == "stock":
         managed, stock = value.get("managed"), _int_or_none(value.get("stock"))
         if not isinstance(managed, bool) or (managed and stock is None):
             raise _invalid(f"stock value {value!r} is not valid")
         # is_relative stays false: a retried relative write would add the quantity twice.
         return f"/accounting/update-stock/{variant_id}", {
-            "is_stock_manager": managed, "stock_number": (stock or 0) if managed else 0, "is_relative": False}
+            "is_stock_manager": managed,
+            "stock_number": (stock or 0) if managed else 0,
+            "is_relative": False,
+        }
     raise _invalid(f"unsupported write kind {write.kind!r}")
 
 
@@ -165,8 +171,12 @@ def _new_variant(key: str, values: dict[str, Any]) -> dict[str, Any]:
         raise _invalid(f"new variant {key} has no integral price")
     number = _int_or_none(values.get("stock_number", values.get("stock")))
     managed = values.get("is_stock_managed")
-    entry: dict[str, Any] = {"sku": key, "price": price, "stock_number": number or 0,
-                             "is_stock_managed": bool(number is not None if managed is None else managed)}
+    entry: dict[str, Any] = {
+        "sku": key,
+        "price": price,
+        "stock_number": number or 0,
+        "is_stock_managed": bool(number is not None if managed is None else managed),
+    }
     if _int_or_none(values.get("discount_price")) is not None:
         entry["discount_price"] = _int_or_none(values.get("discount_price"))
     return entry
@@ -193,9 +203,17 @@ class Sazito:
         assert settings.sazito_key is not None
         self.settings = settings
         self.http = HttpClient(
-            self.name, settings.sazito_base, settings,
-            headers={"X-API-KEY": settings.sazito_key.get_secret_value()}, transport=transport, audit=audit,
-            breaker_store=breaker_store, pacer=pacer, events=events, sleep=sleep, reader=_reader,
+            self.name,
+            settings.sazito_base,
+            settings,
+            headers={"X-API-KEY": settings.sazito_key.get_secret_value()},
+            transport=transport,
+            audit=audit,
+            breaker_store=breaker_store,
+            pacer=pacer,
+            events=events,
+            sleep=sleep,
+            reader=_reader,
         )
 
     def __enter__(self) -> Sazito:
@@ -218,15 +236,18 @@ class Sazito:
     def read_catalogue_page(self, number: int) -> CataloguePage:
         """One 0-based catalogue page; variants that cannot be read are skipped with a warning."""
         size = self.settings.sazito_page_size
-        body = self.http.get_json("/products", params={"page_number": number, "page_size": size},
-                                  context=f"catalogue page {number}")
+        body = self.http.get_json(
+            "/products", params={"page_number": number, "page_size": size}, context=f"catalogue page {number}"
+        )
         inner = body.get("result") if isinstance(body, dict) else None
         try:
             page = _Catalogue.model_validate(inner if isinstance(inner, dict) else body)
         except ValidationError as exc:
             raise errors.TransientError(
                 f"sazito: GET /products page {number} has an unexpected shape ({exc.errors()[0]['msg']})",
-                provider=self.name, status=200) from None
+                provider=self.name,
+                status=200,
+            ) from None
         variants = [v for p in page.products for v in self._store_variants(p)]
         limit = page.page_size if page.page_size and page.page_size > 0 else size
         following = None if not page.products or len(page.products) < limit else number + 1
@@ -242,8 +263,9 @@ class Sazito:
             values["stock"] = {"managed": variant.is_stock_managed, "stock": stock}
         return values
 
-    def apply(self, writes: Sequence[Write],
-              on_outcome: Callable[[WriteOutcome], None] | None = None) -> WriteOutcome:
+    def apply(
+        self, writes: Sequence[Write], on_outcome: Callable[[WriteOutcome], None] | None = None
+    ) -> WriteOutcome:
         """Bulk price/managed-stock writes in chunks of 50, unmanaged stock per variant, concurrently.
 
         Never raises for a chunk's error: its writes land in ``failed`` with the error class and message.
@@ -265,8 +287,10 @@ class Sazito:
                 bulk[write.kind].append((write, entry))
         for kind, entries in bulk.items():
             chunks = [entries[i : i + BULK_MAX] for i in range(0, len(entries), BULK_MAX)]
-            jobs.extend(partial(self._bulk, kind, chunk, f"bulk {kind} {n}/{len(chunks)}")
-                        for n, chunk in enumerate(chunks, 1))
+            jobs.extend(
+                partial(self._bulk, kind, chunk, f"bulk {kind} {n}/{len(chunks)}")
+                for n, chunk in enumerate(chunks, 1)
+            )
         if jobs:
             with ThreadPoolExecutor(max_workers=min(self.settings.http_concurrency, len(jobs))) as pool:
                 for future in as_completed([pool.submit(job) for job in jobs]):
@@ -300,9 +324,15 @@ class Sazito:
             # Not retried: the product may exist now, and a second POST would duplicate it.
             raise errors.PermanentError(
                 f"sazito: POST /products for {product.source_key} answered without result.product; "
-                "the product may have been created", provider=self.name, status=response.status_code)
-        by_sku = {str(v["sku"]): str(v["id"]) for v in created.get("product_variants") or []
-                  if isinstance(v, dict) and v.get("sku") not in (None, "") and v.get("id") is not None}
+                "the product may have been created",
+                provider=self.name,
+                status=response.status_code,
+            )
+        by_sku = {
+            str(v["sku"]): str(v["id"])
+            for v in created.get("product_variants") or []
+            if isinstance(v, dict) and v.get("sku") not in (None, "") and v.get("id") is not None
+        }
         return {key: by_sku[key] for key, _ in product.variants if key in by_sku}
 
     def _store_variants(self, raw: dict[str, Any]) -> list[StoreVariant]:
@@ -318,17 +348,27 @@ class Sazito:
             except ValidationError:
                 log.warning("sazito: variant without a usable id in product %s skipped", product.id)
                 continue
-            variants.append(StoreVariant(
-                id=v.id, product_id=product.id, product_name=product.name or "", title=v.title, sku=v.sku,
-                price=v.price, discount_price=v.discount_price, is_stock_managed=v.is_stock_managed,
-                stock_number=v.stock_number))
+            variants.append(
+                StoreVariant(
+                    id=v.id,
+                    product_id=product.id,
+                    product_name=product.name or "",
+                    title=v.title,
+                    sku=v.sku,
+                    price=v.price,
+                    discount_price=v.discount_price,
+                    is_stock_managed=v.is_stock_managed,
+                    stock_number=v.stock_number,
+                )
+            )
         return variants
 
     def _bulk(self, kind: str, chunk: list[tuple[Write, dict[str, Any]]], context: str) -> WriteOutcome:
         writes = [w for w, _ in chunk]
         try:
-            response = self.http.request("PUT", BULK_PATHS[kind], json={"variants": [e for _, e in chunk]},
-                                         context=context)
+            response = self.http.request(
+                "PUT", BULK_PATHS[kind], json={"variants": [e for _, e in chunk]}, context=context
+            )
             failed, note = _bulk_lists(self.http.json_body(response))
         except errors.ConnectorError as exc:
             return WriteOutcome(succeeded=writes) if exc.status == 409 else _failed(writes, exc)

@@ -34,7 +34,9 @@ def price_value(variant: SupplierVariant, rule: PriceRule) -> dict[str, Any]:
     if variant.price is None:
         raise MappingError(f"variant {variant.key} has no price", key=variant.key, reason="missing-price")
     if variant.price < 0 or (variant.label_price is not None and variant.label_price < 0):
-        raise MappingError(f"variant {variant.key} has a negative price", key=variant.key, reason="negative-price")
+        raise MappingError(
+            f"variant {variant.key} has a negative price", key=variant.key, reason="negative-price"
+        )
     if variant.label_price is not None and variant.label_price > variant.price:
         regular, sale = rule.apply(variant.label_price), rule.apply(variant.price)
         # Rounding can make the two equal; Sazito refuses discount_price >= price, and no discount is the truth.
@@ -49,11 +51,15 @@ def stock_value(product: SupplierProduct, variant: SupplierVariant) -> dict[str,
     if variant.stock is None:
         return {"managed": False, "stock": None}
     if variant.stock < 0:
-        raise MappingError(f"variant {variant.key} has a negative stock", key=variant.key, reason="negative-stock")
+        raise MappingError(
+            f"variant {variant.key} has a negative stock", key=variant.key, reason="negative-stock"
+        )
     return {"managed": True, "stock": variant.stock}
 
 
-def variant_writes(product: SupplierProduct, variant: SupplierVariant, target_key: str, rule: PriceRule) -> list[Write]:
+def variant_writes(
+    product: SupplierProduct, variant: SupplierVariant, target_key: str, rule: PriceRule
+) -> list[Write]:
     """The price and stock writes that make ``target_key`` correct for ``variant``."""
     return [
         Write("price", target_key, variant.key, price_value(variant, rule)),
@@ -67,7 +73,16 @@ def new_product(product: SupplierProduct, rule: PriceRule) -> NewProduct:
     for variant in product.variants:
         price = price_value(variant, rule)
         stock = stock_value(product, variant)
-        variants.append((variant.key, {"price": price["price"], "is_stock_managed": stock["managed"],
-                                       "stock_number": stock["stock"] or 0}))
-    return NewProduct(source_key=product.key, name=product.title, description=product.description,
-                      variants=tuple(variants))
+        variants.append(
+            (
+                variant.key,
+                {
+                    "price": price["price"],
+                    "is_stock_managed": stock["managed"],
+                    "stock_number": stock["stock"] or 0,
+                },
+            )
+        )
+    return NewProduct(
+        source_key=product.key, name=product.title, description=product.description, variants=tuple(variants)
+    )

@@ -7,7 +7,9 @@ import unicodedata
 from collections.abc import Iterable
 
 # Arabic code points that Persian text often carries instead of the Persian letters, and digit sets.
-_LETTERS = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک", "ة": "ه", "ۀ": "ه", "أ": "ا", "إ": "ا", "ٱ": "ا", "ؤ": "و"})
+_LETTERS = str.maketrans(
+    {"ي": "ی", "ى": "ی", "ك": "ک", "ة": "ه", "ۀ": "ه", "أ": "ا", "إ": "ا", "ٱ": "ا", "ؤ": "و"}
+)
 _DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 _NOISE = re.compile(r"[\u064b-\u065f\u0670\u200c\u200d\u0640]")  # diacritics, ZWNJ/ZWJ, tatweel
 _SPACE = re.compile(r"[\s\-_/|,،]+")

@@ -14,11 +14,12 @@ from sync_core.sandbox.server import running_sandbox
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db_url: str) -> Path:
+    """No .env, no provider settings; the state store is the test database (SQLite and PostgreSQL)."""
     monkeypatch.chdir(tmp_path)
-    for name in ("ANAR360_BASE", "ANAR360_TOKEN", "SAZITO_BASE", "SAZITO_KEY", "DATABASE_URL"):
+    for name in ("ANAR360_BASE", "ANAR360_TOKEN", "SAZITO_BASE", "SAZITO_KEY"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'state.db'}")
+    monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("HTTP_RETRIES", "1")
     monkeypatch.setenv("HTTP_RETRY_BACKOFF_MS", "1")
     return tmp_path
@@ -41,22 +42,26 @@ def test_missing_token_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> N
     assert "ANAR360_BASE, ANAR360_TOKEN, SAZITO_BASE, SAZITO_KEY" in one_line_error(capsys)
 
 
-def test_bad_database_url_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_database_url_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("DATABASE_URL", "mysql://nope")
     assert main(["runs"]) == 2
     assert "DATABASE_URL" in one_line_error(capsys)
 
 
-def test_unreachable_database_is_a_usage_error(monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreachable_database_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("DATABASE_URL", f"postgresql+psycopg://nobody:secretpw@127.0.0.1:{free_port()}/x")
     assert main(["db", "upgrade"]) == 2
     err = one_line_error(capsys)
     assert "cannot reach the database" in err and "secretpw" not in err
 
 
-def test_unreachable_base_url_is_a_usage_error(monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreachable_base_url_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     base = f"http://127.0.0.1:{free_port()}/api/360"
     monkeypatch.setenv("ANAR360_BASE", base)
     monkeypatch.setenv("ANAR360_TOKEN", "tok-123456")
@@ -67,8 +72,9 @@ def test_unreachable_base_url_is_a_usage_error(monkeypatch: pytest.MonkeyPatch,
     assert "anar360" in err and "127.0.0.1" in err and "tok-123456" not in err
 
 
-def test_refused_token_is_a_usage_error_before_any_write(monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_refused_token_is_a_usage_error_before_any_write(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with running_sandbox(SandboxConfig(products=3)) as sandbox:
         monkeypatch.setenv("ANAR360_BASE", sandbox.anar360_base)
         monkeypatch.setenv("ANAR360_TOKEN", "wrong-token")
@@ -99,8 +105,9 @@ def test_health_json_on_an_empty_store(capsys: pytest.CaptureFixture[str]) -> No
     assert report["healthy"] is True and report["database"] == "ok" and report["failures"]["pending"] == 0
 
 
-def test_health_says_unhealthy_when_the_database_is_down(monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_health_says_unhealthy_when_the_database_is_down(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("DATABASE_URL", f"postgresql+psycopg://u@127.0.0.1:{free_port()}/x")
     assert main(["health"]) == 1
     assert "unreachable" in capsys.readouterr().out

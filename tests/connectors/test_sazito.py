@@ -214,7 +214,9 @@ def test_chunks_of_fifty_run_concurrently(target: Sazito, router: respx.MockRout
 def test_each_batch_outcome_is_reported_as_it_lands(target: Sazito, router: respx.MockRouter) -> None:
     router.put("/accounting/bulk-update-price").respond(200, json=OK)
     seen: list[int] = []
-    outcome = target.apply([price(i) for i in range(120)], on_outcome=lambda part: seen.append(len(part.succeeded)))
+    outcome = target.apply(
+        [price(i) for i in range(120)], on_outcome=lambda part: seen.append(len(part.succeeded))
+    )
     assert sorted(seen) == [20, 50, 50] and len(outcome.succeeded) == 120
 
 

@@ -33,17 +33,25 @@ def sandbox(sandbox_config: SandboxConfig) -> Iterator[SandboxHandle]:
 def sandbox_env(sandbox: SandboxHandle, db_url: str) -> dict[str, str]:
     """The environment a worker would have, pointed at the sandbox."""
     return {
-        "ANAR360_BASE": sandbox.anar360_base, "ANAR360_TOKEN": sandbox.anar360_token,
-        "SAZITO_BASE": sandbox.sazito_base, "SAZITO_KEY": sandbox.sazito_key,
-        "DATABASE_URL": db_url, "HTTP_RETRY_BACKOFF_MS": "5", "HTTP_RETRY_MAX_WAIT_S": "2",
-        "RATE_LIMIT_PER_MIN": "60000", "SYNC_PAGE_LIMIT": "25", "SAZITO_PAGE_SIZE": "50",
-        "FAILURE_RETRY_BASE_S": "0", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "ANAR360_BASE": sandbox.anar360_base,
+        "ANAR360_TOKEN": sandbox.anar360_token,
+        "SAZITO_BASE": sandbox.sazito_base,
+        "SAZITO_KEY": sandbox.sazito_key,
+        "DATABASE_URL": db_url,
+        "HTTP_RETRY_BACKOFF_MS": "5",
+        "HTTP_RETRY_MAX_WAIT_S": "2",
+        "RATE_LIMIT_PER_MIN": "60000",
+        "SYNC_PAGE_LIMIT": "25",
+        "SAZITO_PAGE_SIZE": "50",
+        "FAILURE_RETRY_BASE_S": "0",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
 
 
 @pytest.fixture
-def sync_env(sandbox: SandboxHandle, db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-             prefect_server: None) -> SandboxHandle:
+def sync_env(
+    sandbox: SandboxHandle, db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, prefect_server: None
+) -> SandboxHandle:
     """Settings (read by the tasks from the environment) aimed at the sandbox and the test database."""
     monkeypatch.chdir(tmp_path)  # no stray .env is read
     for name, value in sandbox_env(sandbox, db_url).items():

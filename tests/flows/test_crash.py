@@ -44,22 +44,36 @@ def _recorded(db_url: str) -> int:
     """Ledger rows written by the newest run."""
     with session_scope(db_url) as session:
         newest = session.exec(select(sa.func.max(SyncRun.id))).one()
-        query = select(sa.func.count()).select_from(LedgerEntry).where(
-            LedgerEntry.origin == "written", LedgerEntry.run_id == newest)
+        query = (
+            select(sa.func.count())
+            .select_from(LedgerEntry)
+            .where(LedgerEntry.origin == "written", LedgerEntry.run_id == newest)
+        )
         return int(session.exec(query).one())
 
 
 def _start_sync(sandbox: SandboxHandle, db_url: str, cwd: Path, *args: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **sandbox_env(sandbox, db_url), "HTTP_CONCURRENCY": "2",
-           "PREFECT_API_URL": str(get_current_settings().api.url)}
+    env = {
+        **os.environ,
+        **sandbox_env(sandbox, db_url),
+        "HTTP_CONCURRENCY": "2",
+        "PREFECT_API_URL": str(get_current_settings().api.url),
+    }
     command = [sys.executable, "-m", "catalog_sync.cli", "sync", "products", *args]
-    return subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    return subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 @pytest.mark.parametrize("scope", ["full", "incremental"])
 def test_killed_run_then_rerun_converges_without_duplicate_writes(
-        sync_env: SandboxHandle, db_url: str, tmp_path: Path, scope: str) -> None:
+    sync_env: SandboxHandle, db_url: str, tmp_path: Path, scope: str
+) -> None:
     state = sync_env.state
     if scope == "incremental":
         sync_products(scope="full")

@@ -16,10 +16,14 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def sandbox_config() -> SandboxConfig:
-    return SandboxConfig(products=150, variants=3, seed=5, fault_rate=0.05, burst_429_every=20, burst_429_length=2)
+    return SandboxConfig(
+        products=150, variants=3, seed=5, fault_rate=0.05, burst_429_every=20, burst_429_length=2
+    )
 
 
-def test_five_percent_5xx_and_429_bursts_still_converge(sync_env: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_five_percent_5xx_and_429_bursts_still_converge(
+    sync_env: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SYNC_PAGE_LIMIT", "10")  # more, smaller calls: more chances for faults to land
     monkeypatch.setenv("SAZITO_PAGE_SIZE", "10")
     summary = sync_products(scope="full")
@@ -33,13 +37,17 @@ def test_five_percent_5xx_and_429_bursts_still_converge(sync_env: SandboxHandle,
 
 
 def test_rejected_variants_become_failures_and_die_after_max_attempts(
-        sync_env: SandboxHandle, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    sync_env: SandboxHandle, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sync_env.state.configure(fault_rate=0.0, burst_429_every=0, rejected_fraction=0.1)
     monkeypatch.setenv("FAILURE_MAX_ATTEMPTS", "3")
     summary = sync_products(scope="full")
     rejected = [f for f in list_failures(db_url) if f.context.startswith("push:")]
     assert rejected and summary["status"] == "partial"
-    assert {f.error_class for f in rejected} <= {"RejectedByStore", "InvalidRequest"}  # bulk list or per-variant 422
+    assert {f.error_class for f in rejected} <= {
+        "RejectedByStore",
+        "InvalidRequest",
+    }  # bulk list or per-variant 422
     retry_failures()
     retry = retry_failures()
     assert retry["replay"]["dead"] == len(rejected)

@@ -25,8 +25,9 @@ def sandbox_config() -> SandboxConfig:
     return SandboxConfig(products=30, variants=2, seed=4, bad_record_fraction=0.1, fault_rate=0.05)
 
 
-def test_every_request_is_audited_without_secrets(sync_env: SandboxHandle, db_url: str,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_request_is_audited_without_secrets(
+    sync_env: SandboxHandle, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AUDIT_BODIES", "true")
     summary = sync_products(scope="full")
     with session_scope(db_url) as session:

@@ -14,10 +14,14 @@ pytestmark = pytest.mark.e2e
 
 
 def catalogue_reads(sandbox: SandboxHandle) -> int:
-    return sum(n for route, n in sandbox.state.stats()["requests"].items() if "sazito" in route and "GET" in route)
+    return sum(
+        n for route, n in sandbox.state.stats()["requests"].items() if "sazito" in route and "GET" in route
+    )
 
 
-def test_full_sync_makes_the_store_correct_with_only_the_needed_writes(sync_env: SandboxHandle, db_url: str) -> None:
+def test_full_sync_makes_the_store_correct_with_only_the_needed_writes(
+    sync_env: SandboxHandle, db_url: str
+) -> None:
     needed = expected_writes(sync_env.state)
     assert needed > 0
     summary = sync_products(scope="full")

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sync_core.db import session_scope, upgrade
-from sync_core.failures import NewFailure, due_failures, failure_counts, mark_replay_failed, record_failures, resolve
+from sync_core.failures import (
+    NewFailure,
+    due_failures,
+    failure_counts,
+    mark_replay_failed,
+    record_failures,
+    resolve,
+)
 from sync_core.ledger import count_links, load_ledger, load_links, record_values, save_links
 from sync_core.models import Write
 from sync_core.runs import add_counts, finish_run, get_cursor, recent_runs, set_cursor, start_run
@@ -51,12 +58,16 @@ def test_ledger_keeps_the_last_value_per_item_and_kind(db_url: str) -> None:
         record_values(session, target="t", writes=[first, stock], origin="observed", run_id=None)
     with session_scope(db_url) as session:
         record_values(session, target="t", writes=[second], origin="written", run_id=7)
-    assert load_ledger(db_url, target="t", target_keys=["1"]) == {("1", "price"): second.fingerprint,
-                                                                   ("1", "stock"): stock.fingerprint}
+    assert load_ledger(db_url, target="t", target_keys=["1"]) == {
+        ("1", "price"): second.fingerprint,
+        ("1", "stock"): stock.fingerprint,
+    }
 
 
 def test_failures_repeat_resolve_and_die(db_url: str) -> None:
-    failure = NewFailure("push:price", "456", "RejectedByStore", "RejectedByStore", "refused", {"kind": "price"})
+    failure = NewFailure(
+        "push:price", "456", "RejectedByStore", "RejectedByStore", "refused", {"kind": "price"}
+    )
     with session_scope(db_url) as session:
         record_failures(session, pipeline="p", failures=[failure], retry_base_s=0)
     with session_scope(db_url) as session:
@@ -64,8 +75,12 @@ def test_failures_repeat_resolve_and_die(db_url: str) -> None:
     due = due_failures(db_url, pipeline="p", contexts=["push:price"], now=utcnow() + timedelta(seconds=1))
     assert len(due) == 1 and due[0].attempts == 2
     with session_scope(db_url) as session:
-        assert mark_replay_failed(session, failure_id=due[0].id, error_class="X", message="m", max_attempts=3,
-                                  retry_base_s=0) == "dead"
+        assert (
+            mark_replay_failed(
+                session, failure_id=due[0].id, error_class="X", message="m", max_attempts=3, retry_base_s=0
+            )
+            == "dead"
+        )
     with session_scope(db_url) as session:  # a dead item stays dead when it fails again
         record_failures(session, pipeline="p", failures=[failure], retry_base_s=0)
     assert failure_counts(db_url) == {"dead": 1}

@@ -23,17 +23,24 @@ def test_env_example_loads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
 
 
 def test_postgres_urls_are_normalised_to_psycopg() -> None:
-    assert Settings(_env_file=None, database_url="postgres://u@h/db").database_url == "postgresql+psycopg://u@h/db"  # type: ignore[call-arg]
+    assert (
+        Settings(_env_file=None, database_url="postgres://u@h/db").database_url
+        == "postgresql+psycopg://u@h/db"
+    )  # type: ignore[call-arg]
 
 
-@pytest.mark.parametrize(("env", "fragment"), [
-    ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
-    ({"ANAR360_TOKEN": "changeme"}, "placeholder"),
-    ({"HTTP_TIMEOUT": "-1"}, "HTTP_TIMEOUT"),
-    ({"ANAR360_BASE": "ftp://x"}, "ANAR360_BASE"),
-])
-def test_bad_values_give_one_line_config_errors(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                                env: dict[str, str], fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"ANAR360_TOKEN": "changeme"}, "placeholder"),
+        ({"HTTP_TIMEOUT": "-1"}, "HTTP_TIMEOUT"),
+        ({"ANAR360_BASE": "ftp://x"}, "ANAR360_BASE"),
+    ],
+)
+def test_bad_values_give_one_line_config_errors(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict[str, str], fragment: str
+) -> None:
     monkeypatch.chdir(tmp_path)
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -18,9 +18,15 @@ class FailedState:
         return self.exc
 
 
-@pytest.mark.parametrize(("exc", "retried"), [
-    (TransientError("5xx"), True), (RateLimited("429", retry_after=1.0), True),
-    (AuthError("403"), False), (MappingError("bad"), False), (ValueError("bug"), False),
-])
+@pytest.mark.parametrize(
+    ("exc", "retried"),
+    [
+        (TransientError("5xx"), True),
+        (RateLimited("429", retry_after=1.0), True),
+        (AuthError("403"), False),
+        (MappingError("bad"), False),
+        (ValueError("bug"), False),
+    ],
+)
 def test_only_transient_errors_are_retried(exc: BaseException, retried: bool) -> None:
     assert transient_only(None, None, FailedState(exc)) is retried
