@@ -3,6 +3,9 @@
 Retry budgets: each HTTP request is retried by tenacity (HTTP_RETRIES, short jittered backoff, Retry-After
 for 429); a task that still fails with a TransientError is retried by Prefect twice more, after 2 s and 10 s.
 Nothing else is retried: a 401, a bad record or a bug fails at once.
+
+Network tasks carry the tags ``anar360-requests`` / ``sazito-requests``: a Prefect tag concurrency limit
+(``prefect concurrency-limit create sazito-requests 2``) caps how many run at once across all workers.
 """
 
 from __future__ import annotations

@@ -84,6 +84,7 @@ def begin_product_sync(scope: str, since_ms: int | None, dry_run: bool) -> RunSt
 
 @task(
     name="read-catalogue",
+    tags=["sazito-requests"],
     cache_policy=NO_CACHE,
     retries=TASK_RETRIES,
     retry_delay_seconds=TASK_RETRY_DELAYS,
@@ -109,6 +110,7 @@ def read_catalogue(run_id: int, first_page: int, pipeline: str = PIPELINE) -> tu
 
 @task(
     name="fetch-page",
+    tags=["anar360-requests"],
     cache_policy=NO_CACHE,
     retries=TASK_RETRIES,
     retry_delay_seconds=TASK_RETRY_DELAYS,
@@ -121,6 +123,7 @@ def fetch_page(run_id: int, request: PageRequest) -> SourcePage:
 
 @task(
     name="sync-page",
+    tags=["sazito-requests"],
     cache_key_fn=batch_cache_key,
     cache_expiration=timedelta(days=2),
     persist_result=True,

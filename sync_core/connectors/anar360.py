@@ -7,15 +7,15 @@ integral float (``1000.0``) or a string of digits (``"1000"``) is accepted; anyt
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import httpx
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from typing_extensions import Unpack
 
 from sync_core import errors
-from sync_core.http import AuditSink, BreakerStore, EventSink, HttpClient, Pacer
+from sync_core.connectors.base import HttpConnector, Wiring
 from sync_core.models import PageRequest, RejectedRecord, SourcePage, SupplierProduct, SupplierVariant
 from sync_core.settings import Settings
 
@@ -157,48 +157,16 @@ def parse_item(item: Any) -> SupplierProduct | RejectedRecord:
         return _reject(item, exc)
 
 
-class Anar360:
+class Anar360(HttpConnector):
     """Anar360 products as a Source; owns its HTTP client (use as a context manager)."""
 
     name = "anar360"
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        audit: AuditSink | None = None,
-        breaker_store: BreakerStore | None = None,
-        pacer: Pacer | None = None,
-        events: EventSink | None = None,
-        sleep: Callable[[float], None] | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings, **wiring: Unpack[Wiring]) -> None:
         settings.require("anar360_base", "anar360_token")
         assert settings.anar360_token is not None
-        self.settings = settings
-        self.http = HttpClient(
-            self.name,
-            settings.anar360_base,
-            settings,
-            headers={"Authorization": f"Bearer {settings.anar360_token.get_secret_value()}"},
-            transport=transport,
-            audit=audit,
-            breaker_store=breaker_store,
-            pacer=pacer,
-            events=events,
-            sleep=sleep,
-            reader=_reader,
-        )
-
-    def __enter__(self) -> Anar360:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the HTTP client."""
-        self.http.close()
+        headers = {"Authorization": f"Bearer {settings.anar360_token.get_secret_value()}"}
+        super().__init__(settings, base_url=settings.anar360_base, headers=headers, reader=_reader, **wiring)
 
     def check(self) -> None:
         """GET /auth/validate; raise AuthError when the token is refused, TransientError when unreachable."""

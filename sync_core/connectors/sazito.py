@@ -14,9 +14,10 @@ from typing import Annotated, Any
 
 import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from typing_extensions import Unpack
 
 from sync_core import errors
-from sync_core.http import AuditSink, BreakerStore, EventSink, HttpClient, Pacer
+from sync_core.connectors.base import HttpConnector, Wiring
 from sync_core.models import CataloguePage, NewProduct, StoreVariant, Write, WriteOutcome
 from sync_core.settings import Settings
 
@@ -182,49 +183,17 @@ def _new_variant(key: str, values: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-class Sazito:
+class Sazito(HttpConnector):
     """A Sazito store as a Target; owns its HTTP client (use as a context manager)."""
 
     name = "sazito"
     write_kinds = frozenset({"price", "stock"})
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        audit: AuditSink | None = None,
-        breaker_store: BreakerStore | None = None,
-        pacer: Pacer | None = None,
-        events: EventSink | None = None,
-        sleep: Callable[[float], None] | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings, **wiring: Unpack[Wiring]) -> None:
         settings.require("sazito_base", "sazito_key")
         assert settings.sazito_key is not None
-        self.settings = settings
-        self.http = HttpClient(
-            self.name,
-            settings.sazito_base,
-            settings,
-            headers={"X-API-KEY": settings.sazito_key.get_secret_value()},
-            transport=transport,
-            audit=audit,
-            breaker_store=breaker_store,
-            pacer=pacer,
-            events=events,
-            sleep=sleep,
-            reader=_reader,
-        )
-
-    def __enter__(self) -> Sazito:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the HTTP client."""
-        self.http.close()
+        headers = {"X-API-KEY": settings.sazito_key.get_secret_value()}
+        super().__init__(settings, base_url=settings.sazito_base, headers=headers, reader=_reader, **wiring)
 
     def check(self) -> None:
         """Reachability and envelope via the public catalogue; the key itself is only verified by a write.

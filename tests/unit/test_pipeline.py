@@ -1,0 +1,75 @@
+"""One page through map → link → diff → push → record, against a fake store (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from sync_core.catalogue import record_catalogue_page
+from sync_core.failures import list_failures
+from sync_core.ledger import load_links
+from sync_core.pipeline import sync_page
+from sync_core.settings import Settings
+from tests.fakes import FakeStore, page_of, store_variant, supplier_product
+
+
+def test_sku_links_then_only_changes_are_pushed(settings: Settings) -> None:
+    store = FakeStore({"10": store_variant("10", sku="p1-v1")})
+    record_catalogue_page(settings, store.read_catalogue_page(0), store, run_id=None)
+    first = sync_page(settings, page_of(supplier_product()), store, run_id=None)
+    assert (first.pushed, first.unchanged) == (2, 0)
+    again = sync_page(settings, page_of(supplier_product()), store, run_id=None)
+    assert (again.pushed, again.unchanged) == (0, 2)
+    changed = sync_page(settings, page_of(supplier_product(price=1100)), store, run_id=None)
+    assert changed.pushed == 1 and [w.kind for w in store.applied[-1:]] == ["price"]
+
+
+def test_title_matching_is_opt_in(settings: Settings) -> None:
+    store = FakeStore({"20": store_variant("20", sku=None, name="cotton  t-shirt", title="red / l")})
+    product = supplier_product()
+    record_catalogue_page(settings, store.read_catalogue_page(0), store, run_id=None)
+    assert sync_page(settings, page_of(product), store, run_id=None).reasons["skipped:mapping-missing"] == 1
+
+    by_title = settings.model_copy(update={"sazito_match_by_title": True})
+    record_catalogue_page(by_title, store.read_catalogue_page(0), store, run_id=None)
+    result = sync_page(by_title, page_of(product), store, run_id=None)
+    assert result.pushed == 2
+    link = load_links(settings.database_url, source="anar360", target="sazito", source_keys=["p1-v1"])["p1-v1"]
+    assert (link.target_key, link.method) == ("20", "title")
+
+
+def test_refused_writes_become_failures_and_are_pushed_again_next_time(settings: Settings) -> None:
+    store = FakeStore({"10": store_variant("10", sku="p1-v1")}, refuse={"10"})
+    record_catalogue_page(settings, store.read_catalogue_page(0), store, run_id=None)
+    result = sync_page(settings, page_of(supplier_product()), store, run_id=None)
+    assert result.failed == 2 and result.pushed == 0
+    assert {(f.context, f.item_key, f.status) for f in list_failures(settings.database_url)} == {
+        ("push:price", "10", "pending"), ("push:stock", "10", "pending")}
+    store.refuse.clear()
+    retried = sync_page(settings, page_of(supplier_product()), store, run_id=None)
+    assert retried.pushed == 2  # the ledger never recorded the refused values, so nothing is lost
+    assert {f.status for f in list_failures(settings.database_url)} == {"resolved"}
+
+
+def test_bad_variant_is_quarantined_and_the_rest_of_the_page_goes_on(settings: Settings) -> None:
+    store = FakeStore({"10": store_variant("10", sku="p1-v1"), "11": store_variant("11", sku="p2-v1")})
+    record_catalogue_page(settings, store.read_catalogue_page(0), store, run_id=None)
+    result = sync_page(settings, page_of(supplier_product(price=-5), supplier_product("p2")), store, run_id=None)
+    assert result.failed == 1 and result.pushed == 2 and result.reasons["invalid:negative-price"] == 1
+    [failure] = list_failures(settings.database_url)
+    assert (failure.context, failure.item_key, failure.reason) == ("map", "p1-v1", "negative-price")
+
+
+def test_dry_run_pushes_and_records_nothing(settings: Settings) -> None:
+    store = FakeStore({"10": store_variant("10", sku="p1-v1")})
+    record_catalogue_page(settings, store.read_catalogue_page(0), store, run_id=None)
+    result = sync_page(settings, page_of(supplier_product()), store, run_id=None, dry_run=True)
+    assert result.pushed == 2 and len(result.diffs) == 2 and store.applied == []
+    assert sync_page(settings, page_of(supplier_product()), store, run_id=None, dry_run=True).pushed == 2
+
+
+def test_missing_products_are_created_when_enabled(settings: Settings) -> None:
+    store = FakeStore({})
+    creating = settings.model_copy(update={"create_missing_products": True})
+    result = sync_page(creating, page_of(supplier_product(label_price=1200)), store, run_id=None)
+    assert result.created == 1 and len(store.created) == 1
+    assert [(w.kind, w.target_key) for w in store.applied] == [("price", "new-p1-v1")]  # only the discount
+    again = sync_page(creating, page_of(supplier_product(label_price=1200)), store, run_id=None)
+    assert again.created == 0 and again.pushed == 0
