@@ -12,6 +12,7 @@ from typing import Any
 from sync_core.errors import ConfigError, ConnectorError, PersistenceError, SyncError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+DEMO_DATABASE_URL = "sqlite:///var/demo.db"
 
 
 def _quiet_prefect() -> None:
@@ -168,7 +169,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from catalog_sync.demo import run_demo
 
     _quiet_prefect()
-    return run_demo(products=args.products, variants=args.variants, change=args.change)
+    return run_demo(
+        products=args.products, variants=args.variants, change=args.change, database_url=args.database_url
+    )
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def non_negative(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, not {text}")
+    return value
+
+
+def fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -184,20 +208,33 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", help="full then incremental sync against a built-in sandbox, with a summary"
     )
-    demo.add_argument("--products", type=int, default=500, help="sandbox products (default 500)")
-    demo.add_argument("--variants", type=int, default=3, help="variants per product (default 3)")
-    demo.add_argument("--change", type=int, default=15, help="variants changed before the incremental sync")
+    demo.add_argument("--products", type=positive_int, default=500, help="sandbox products (default 500)")
+    demo.add_argument("--variants", type=positive_int, default=3, help="variants per product (default 3)")
+    demo.add_argument(
+        "--change",
+        type=positive_int,
+        default=15,
+        help="variants changed before the incremental sync (default 15)",
+    )
+    demo.add_argument(
+        "--database-url",
+        default=DEMO_DATABASE_URL,
+        help=f"state store of the demo (default {DEMO_DATABASE_URL}; kept apart from DATABASE_URL so sandbox "
+        "ids never mix with a real store's)",
+    )
     demo.set_defaults(handler=cmd_demo)
 
     sandbox = sub.add_parser("sandbox", help="serve the Anar360 and Sazito simulators")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8360)
-    sandbox.add_argument("--products", type=int, default=200)
-    sandbox.add_argument("--variants", type=int, default=3)
+    sandbox.add_argument("--products", type=positive_int, default=200)
+    sandbox.add_argument("--variants", type=positive_int, default=3)
     sandbox.add_argument("--seed", type=int, default=1)
-    sandbox.add_argument("--latency-ms", type=int, default=0, help="added to every answer")
-    sandbox.add_argument("--fault-rate", type=float, default=0.0, help="fraction of calls answered 5xx")
-    sandbox.add_argument("--rate-limit", type=float, default=0.0, help="requests/s before 429 (0 = none)")
+    sandbox.add_argument("--latency-ms", type=non_negative, default=0, help="added to every answer")
+    sandbox.add_argument("--fault-rate", type=fraction, default=0.0, help="fraction of calls answered 5xx")
+    sandbox.add_argument(
+        "--rate-limit", type=non_negative, default=0.0, help="requests/s before 429 (0 = none)"
+    )
     sandbox.set_defaults(handler=cmd_sandbox)
 
     sync = sub.add_parser("sync", help="run a sync now").add_subparsers(
@@ -227,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     health.set_defaults(handler=cmd_health)
 
     runs = sub.add_parser("runs", help="recent sync runs")
-    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--limit", type=positive_int, default=20)
     runs.set_defaults(handler=cmd_runs)
 
     db = sub.add_parser("db", help="database commands").add_subparsers(

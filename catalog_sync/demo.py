@@ -4,35 +4,38 @@ from __future__ import annotations
 
 import os
 import time
+from unittest.mock import patch
 
 from catalog_sync.cli import print_summary
 
 
-def run_demo(*, products: int, variants: int, change: int) -> int:
+def run_demo(*, products: int, variants: int, change: int, database_url: str) -> int:
     """Start the sandbox, sync everything, change a few variants, sync the changes, check the store."""
-    from sync_core.db import describe
+    from flows.sync_products import sync_products
+    from sync_core.db import describe, upgrade
     from sync_core.sandbox.catalogue import SandboxConfig
     from sync_core.sandbox.server import running_sandbox
     from sync_core.sandbox.verify import verify_store
     from sync_core.settings import load_settings
 
     config = SandboxConfig(products=products, variants=variants)
-    with running_sandbox(config) as sandbox:
-        os.environ.update(
+    with (
+        running_sandbox(config) as sandbox,
+        patch.dict(
+            os.environ,
             {
                 "ANAR360_BASE": sandbox.anar360_base,
                 "ANAR360_TOKEN": sandbox.anar360_token,
                 "SAZITO_BASE": sandbox.sazito_base,
                 "SAZITO_KEY": sandbox.sazito_key,
+                "DATABASE_URL": database_url,
                 # The sandbox has no real rate limit; the demo paces at 50 requests/s per provider.
                 "RATE_LIMIT_PER_MIN": os.environ.get("RATE_LIMIT_PER_MIN", "3000"),
-            }
-        )
+            },
+        ),
+    ):
         settings = load_settings()
-        from sync_core.db import upgrade
-
         upgrade(settings.database_url)
-        from flows.sync_products import sync_products
 
         print(
             f"sandbox: {products} products x {variants} variants at {sandbox.url}; "

@@ -1,0 +1,22 @@
+"""`catalog-sync demo` end to end (what `make demo` runs), on a small catalogue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from catalog_sync.cli import main
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_prints_both_summaries_and_a_correct_store(prefect_server: None, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    assert main(["demo", "--products", "30", "--variants", "2", "--change", "4", "--database-url", url]) == 0
+    out = capsys.readouterr().out
+    assert "== full sync ==" in out and "== incremental sync after 4 variants changed ==" in out
+    assert ", 0 wrong" in out and "0 of them no-ops" in out
