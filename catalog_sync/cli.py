@@ -144,17 +144,12 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from sync_core.sandbox.catalogue import SandboxConfig
-    from sync_core.sandbox.server import serve
+    from sync_core.sandbox.server import config_from_arguments, serve
 
-    config = SandboxConfig(
-        products=args.products,
-        variants=args.variants,
-        seed=args.seed,
-        latency_ms=args.latency_ms,
-        fault_rate=args.fault_rate,
-        rate_limit=args.rate_limit,
-    )
+    try:
+        config = config_from_arguments(args)
+    except ValueError as exc:
+        raise ConfigError(f"sandbox: {exc}") from None
     base = f"http://{args.host}:{args.port}"
     print(
         f"sandbox on {base}\n  ANAR360_BASE={base}/anar360/api/360  ANAR360_TOKEN={config.anar360_token}\n"
@@ -227,14 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser("sandbox", help="serve the Anar360 and Sazito simulators")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8360)
-    sandbox.add_argument("--products", type=positive_int, default=200)
-    sandbox.add_argument("--variants", type=positive_int, default=3)
-    sandbox.add_argument("--seed", type=int, default=1)
-    sandbox.add_argument("--latency-ms", type=non_negative, default=0, help="added to every answer")
-    sandbox.add_argument("--fault-rate", type=fraction, default=0.0, help="fraction of calls answered 5xx")
-    sandbox.add_argument(
-        "--rate-limit", type=non_negative, default=0.0, help="requests/s before 429 (0 = none)"
-    )
+    from sync_core.sandbox.server import add_config_arguments
+
+    add_config_arguments(sandbox)
     sandbox.set_defaults(handler=cmd_sandbox)
 
     sync = sub.add_parser("sync", help="run a sync now").add_subparsers(

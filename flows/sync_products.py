@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from prefect import flow, get_run_logger
+from prefect.utilities.annotations import quote
 
 from flows.artifacts import publish_summary, report_progress, start_progress
 from sync_core.pipeline import PIPELINE, PageResult
-from tasks.products import begin_product_sync, fetch_page, finish_product_sync, read_catalogue, sync_page_task
+from tasks.products import begin_product_sync, fetch_pages, finish_product_sync, read_catalogue, sync_pages
 
 
 @flow(name="sync-products", log_prints=False)
@@ -30,16 +31,18 @@ def sync_products(
             while next_page is not None:
                 next_page, _ = read_catalogue(start.run_id, next_page)
         progress = start_progress(PIPELINE)
-        pending = fetch_page.submit(start.run_id, start.first)
-        pages = 0
+        pending = fetch_pages.submit(start.run_id, start.first)
+        done = 0
         while pending is not None:
-            page = pending.result()
-            # The next page is fetched while this one is mapped and pushed.
-            pending = fetch_page.submit(start.run_id, page.next) if page.next else None
-            total.add(sync_page_task(start.run_id, page, dry_run))
-            pages += 1
-            size = page.request.size or 1
-            report_progress(progress, pages, -(-page.total // size) if page.total else None)
+            pages = pending.result()
+            last = pages[-1]
+            # The next batch of pages is fetched while this one is mapped and pushed.
+            pending = fetch_pages.submit(start.run_id, last.next) if last.next else None
+            # quote(): Prefect would otherwise walk every product looking for futures (seconds per batch).
+            total.add(sync_pages(start.run_id, quote(pages), dry_run))
+            done += len(pages)
+            size = last.request.size or 1
+            report_progress(progress, done, -(-last.total // size) if last.total else None)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         raise

@@ -94,6 +94,13 @@ def resolve(session: Session, *, pipeline: str, context: str, item_keys: Sequenc
     return resolved
 
 
+def has_open_failures(url: str, *, pipeline: str) -> bool:
+    """True when any failure of the pipeline is pending or dead (else resolving can be skipped)."""
+    with session_scope(url) as session:
+        query = select(Failure.id).where(Failure.pipeline == pipeline, Failure.status != "resolved").limit(1)
+        return session.exec(query).first() is not None
+
+
 def due_failures(
     url: str, *, pipeline: str, contexts: Sequence[str], now: datetime | None = None, limit: int = 500
 ) -> list[Failure]:

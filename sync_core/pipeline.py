@@ -12,7 +12,7 @@ from typing import Any
 from sync_core.db import session_scope
 from sync_core.diff import diff_writes
 from sync_core.errors import MappingError, PermanentError
-from sync_core.failures import NewFailure, record_failures, resolve
+from sync_core.failures import NewFailure, has_open_failures, record_failures, resolve
 from sync_core.ledger import Link, load_ledger, load_links, match_titles, record_values, save_links
 from sync_core.mapping.anar360_sazito import PriceRule, new_product, variant_writes
 from sync_core.mapping.titles import title_key
@@ -150,19 +150,31 @@ def sync_page(
         result.pushed = len(plan.writes)  # would be pushed
         return result
 
+    # Resolving is an UPDATE per batch; with no open failure at all (the usual case) it can be skipped.
+    resolving = has_open_failures(url, pipeline=PIPELINE)
+
     def record_batch(part: WriteOutcome) -> None:
         # Each batch is recorded the moment it lands: a crash later in the page cannot make us resend it.
         batch_failures = [
             NewFailure(f"push:{w.kind}", w.target_key, cls, cls, msg, asdict_write(w))
             for w, cls, msg in part.failed
         ]
-        _record_writes(settings, run_id=run_id, succeeded=part.succeeded, failures=batch_failures)
+        _record_writes(
+            settings, run_id=run_id, succeeded=part.succeeded, failures=batch_failures, resolving=resolving
+        )
 
     outcome = target.apply(plan.writes, on_outcome=record_batch)
     result.pushed = len(outcome.succeeded)
     result.failed += len(outcome.failed)
     result.reasons.update(f"push:{error_class}" for _, error_class, _ in outcome.failed)
-    _record_page(settings, run_id=run_id, outcome=outcome, failures=failures, clean=clean, result=result)
+    _record_page(
+        settings,
+        run_id=run_id,
+        outcome=outcome,
+        failures=failures,
+        clean=clean if resolving else [],
+        result=result,
+    )
     fatal = sorted({cls for _, cls, _ in outcome.failed if cls in FATAL_WRITE_ERRORS})
     if fatal:
         raise RunAborted(f"{TARGET} writes stopped: {', '.join(fatal)} ({outcome.failed[0][2]})")
@@ -225,12 +237,17 @@ def _create_products(
 
 
 def _record_writes(
-    settings: Settings, *, run_id: int | None, succeeded: list[Write], failures: list[NewFailure]
+    settings: Settings,
+    *,
+    run_id: int | None,
+    succeeded: list[Write],
+    failures: list[NewFailure],
+    resolving: bool,
 ) -> None:
     """Ledger rows for what landed, resolutions of its old failures, and new failures: one transaction."""
     with session_scope(settings.database_url) as session:
         record_values(session, target=TARGET, writes=succeeded, origin="written", run_id=run_id)
-        for kind in ("price", "stock"):
+        for kind in ("price", "stock") if resolving else ():
             done = [w.target_key for w in succeeded if w.kind == kind]
             resolve(session, pipeline=PIPELINE, context=f"push:{kind}", item_keys=done)
         record_failures(

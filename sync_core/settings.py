@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     circuit_cooldown_s: float = Field(30.0, gt=0, description="Open time before a half-open probe")
 
     sync_page_limit: int = Field(100, ge=1, le=100, description="Anar360 page size asked for")
+    sync_pages_per_batch: int = Field(
+        10, ge=1, le=100, description="Supplier pages fetched (concurrently) and pushed per Prefect task"
+    )
     sync_since_ms: int = Field(
         3_600_000, description="Incremental window (ms back from now) when no cursor exists yet; sign ignored"
     )

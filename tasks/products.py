@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +14,8 @@ from prefect.context import get_run_context
 from sync_core.catalogue import record_catalogue_page
 from sync_core.db import upgrade
 from sync_core.ledger import count_links
-from sync_core.models import PageRequest, SourcePage
+from sync_core.models import CataloguePage, PageRequest, SourcePage
+from sync_core.paging import fetch_numbered
 from sync_core.pipeline import PIPELINE, SOURCE, TARGET, PageResult, sync_page
 from sync_core.runs import add_counts, finish_run, get_cursor, set_cursor, start_run
 from tasks.policy import TASK_RETRIES, TASK_RETRY_DELAYS, batch_cache_key, transient_only
@@ -91,38 +92,57 @@ def begin_product_sync(scope: str, since_ms: int | None, dry_run: bool) -> RunSt
     retry_condition_fn=transient_only,
 )
 def read_catalogue(run_id: int, first_page: int, pipeline: str = PIPELINE) -> tuple[int | None, int]:
-    """Read up to CATALOGUE_PAGES_PER_TASK catalogue pages from ``first_page``; return (next page, variants)."""
+    """Read CATALOGUE_PAGES_PER_TASK catalogue pages from ``first_page`` (several at a time) and record them.
+
+    Returns (the next page to read or None, variants read).
+    """
     res = resources(run_id, pipeline)
-    number: int | None = first_page
-    variants = 0
-    for _ in range(CATALOGUE_PAGES_PER_TASK):
-        if number is None:
-            break
-        page = res.target.read_catalogue_page(number)
-        variants += record_catalogue_page(res.settings, page, res.target, run_id=run_id).variants
-        number = page.next
-    if number is None:
+    pages = fetch_numbered(
+        res.target.read_catalogue_page,
+        first_page,
+        CATALOGUE_PAGES_PER_TASK,
+        workers=res.settings.http_concurrency,
+        is_last=lambda page: page.next is None,
+    )
+    merged = CataloguePage(
+        number=first_page, variants=[v for page in pages for v in page.variants], next=pages[-1].next
+    )
+    variants = record_catalogue_page(res.settings, merged, res.target, run_id=run_id).variants
+    if merged.next is None:
         set_cursor(
             res.settings.database_url, pipeline=PIPELINE, key=CATALOGUE_CURSOR_KEY, value=str(now_ms())
         )
-    return number, variants
+    return merged.next, variants
 
 
 @task(
-    name="fetch-page",
+    name="fetch-pages",
     tags=["anar360-requests"],
     cache_policy=NO_CACHE,
     retries=TASK_RETRIES,
     retry_delay_seconds=TASK_RETRY_DELAYS,
     retry_condition_fn=transient_only,
 )
-def fetch_page(run_id: int, request: PageRequest) -> SourcePage:
-    """Fetch one supplier page (network: retried on transient errors only)."""
-    return resources(run_id, PIPELINE).source.fetch_page(request)
+def fetch_pages(run_id: int, request: PageRequest) -> list[SourcePage]:
+    """Fetch SYNC_PAGES_PER_BATCH supplier pages from ``request`` (numbered pages several at a time)."""
+    res = resources(run_id, PIPELINE)
+    count = res.settings.sync_pages_per_batch
+    if request.token is not None:  # cursor-paged sources can only be followed one page at a time
+        pages = [res.source.fetch_page(request)]
+        while len(pages) < count and pages[-1].next is not None:
+            pages.append(res.source.fetch_page(pages[-1].next))
+        return pages
+    return fetch_numbered(
+        lambda number: res.source.fetch_page(replace(request, number=number)),
+        request.number,
+        count,
+        workers=res.settings.http_concurrency,
+        is_last=lambda page: page.next is None,
+    )
 
 
 @task(
-    name="sync-page",
+    name="sync-pages",
     tags=["sazito-requests"],
     cache_key_fn=batch_cache_key,
     cache_expiration=timedelta(days=2),
@@ -131,10 +151,18 @@ def fetch_page(run_id: int, request: PageRequest) -> SourcePage:
     retry_delay_seconds=TASK_RETRY_DELAYS,
     retry_condition_fn=transient_only,
 )
-def sync_page_task(run_id: int, page: SourcePage, dry_run: bool) -> PageResult:
-    """Map, diff and push one page; cached per flow run and page content so a retried run does not resend."""
+def sync_pages(run_id: int, pages: list[SourcePage], dry_run: bool) -> PageResult:
+    """Map, diff and push a batch of pages; cached per flow run and batch content, so a retried flow run
+    does not resend a batch that landed."""
     res = resources(run_id, PIPELINE)
-    return sync_page(res.settings, page, res.target, run_id=run_id, dry_run=dry_run)
+    batch = SourcePage(
+        request=pages[0].request,
+        products=[p for page in pages for p in page.products],
+        rejects=[r for page in pages for r in page.rejects],
+        next=pages[-1].next,
+        total=pages[0].total,
+    )
+    return sync_page(res.settings, batch, res.target, run_id=run_id, dry_run=dry_run)
 
 
 @task(name="finish-product-sync", cache_policy=NO_CACHE)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import dataclasses
 import socket
 import threading
 import time
@@ -115,3 +117,24 @@ def running_sandbox(
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """One command-line flag per SandboxConfig field (e.g. --fault-rate 0.05), defaults from the dataclass."""
+    kinds = {"int": int, "float": float, "str": str}
+    for field in dataclasses.fields(SandboxConfig):
+        flag = "--" + field.name.replace("_", "-")
+        parser.add_argument(
+            flag,
+            type=kinds[str(field.type)],
+            default=field.default,
+            dest=field.name,
+            help=f"(default {field.default})",
+        )
+
+
+def config_from_arguments(args: argparse.Namespace) -> SandboxConfig:
+    """The SandboxConfig the parsed flags describe; raises ValueError for values it refuses."""
+    return SandboxConfig(
+        **{field.name: getattr(args, field.name) for field in dataclasses.fields(SandboxConfig)}
+    )
