@@ -57,8 +57,8 @@ def wait_http(url: str, timeout: float, what: str) -> None:
 
 
 @contextmanager
-def sandbox(args: argparse.Namespace) -> Iterator[str]:
-    """A fresh sandbox process with the run's knobs; yields its base URL."""
+def sandbox(args: argparse.Namespace) -> Iterator[tuple[str, int]]:
+    """A fresh sandbox process with the run's knobs; yields its base URL and pid."""
     port = free_port()
     command = [
         str(BIN / "catalog-sync"),
@@ -82,7 +82,7 @@ def sandbox(args: argparse.Namespace) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{url}/_sandbox/knobs", 300, "the sandbox")
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -137,14 +137,21 @@ def state_store(kind: str, workdir: Path) -> Iterator[str]:
         admin.dispose()
 
 
-def run_process(command: list[str], env: dict[str, str], log: Path) -> tuple[int, float, int]:
-    """Run a contender; return (exit code, wall seconds, peak RSS in MB of that process)."""
+def run_process(command: list[str], env: dict[str, str], log: Path) -> tuple[int, float, int, float]:
+    """Run a contender; return (exit code, wall s, peak RSS in MB, CPU s) of that process."""
     started = time.perf_counter()
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
-    return os.waitstatus_to_exitcode(status), wall, usage.ru_maxrss // 1024
+    cpu = usage.ru_utime + usage.ru_stime
+    return os.waitstatus_to_exitcode(status), wall, usage.ru_maxrss // 1024, cpu
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds a live process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -203,7 +210,7 @@ def catalog_sync_env(args: argparse.Namespace, url: str, db_url: str, api: str, 
 def measure(name: str, args: argparse.Namespace, api: str | None) -> Result:
     """One contender against a fresh sandbox (and, for catalog-sync, a fresh state store)."""
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
-    with sandbox(args) as url, state_store(args.db, workdir) as db_url:
+    with sandbox(args) as (url, sandbox_pid), state_store(args.db, workdir) as db_url:
         control = httpx.Client(base_url=f"{url}/_sandbox", timeout=600)
         extra: dict[str, Any] = {}
         if name == "catalog-sync":
@@ -211,7 +218,7 @@ def measure(name: str, args: argparse.Namespace, api: str | None) -> Result:
             env = catalog_sync_env(args, url, db_url, api, workdir)
             command = [str(BIN / "catalog-sync"), "sync", "products"]
             if args.scenario == "incremental":
-                code, wall, _ = run_process([*command, "--full"], env, workdir / "warmup.log")
+                code, wall, _, _ = run_process([*command, "--full"], env, workdir / "warmup.log")
                 extra["warmup_full_s"] = round(wall, 1)
                 changed = max(1, round(args.products * args.variants * args.change_fraction))
                 control.post("/mutate", json={"variants": changed, "seed": 99}).raise_for_status()
@@ -222,7 +229,10 @@ def measure(name: str, args: argparse.Namespace, api: str | None) -> Result:
             env = {**os.environ, **sandbox_env(url)}
             command = CONTENDERS[name]  # type: ignore[assignment]
         control.post("/reset-stats").raise_for_status()
-        code, wall, rss = run_process(command, env, workdir / "run.log")
+        sandbox_cpu = process_cpu_s(sandbox_pid)
+        code, wall, rss, cpu = run_process(command, env, workdir / "run.log")
+        extra["cpu_s"] = round(cpu, 1)
+        extra["sandbox_cpu_s"] = round(process_cpu_s(sandbox_pid) - sandbox_cpu, 1)
         stats = control.get("/stats").json()
         verify = control.get("/verify").json()
         if name == "catalog-sync":
