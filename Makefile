@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: install demo test lint sandbox clean
+.PHONY: install demo test lint sandbox bench clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (or run: make PYTHON=python3)"; exit 2; }
@@ -33,3 +33,7 @@ sandbox: install
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.db-* .pytest_cache
+
+bench: install
+	$(BIN)/pip install --quiet -e ".[bench]"
+	$(BIN)/python -m bench.run --products 2000

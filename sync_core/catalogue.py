@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sync_core.db import session_scope
-from sync_core.ledger import load_links, record_values, save_links, save_titles
+from sync_core.ledger import load_ledger, load_links, record_values, save_links, save_titles
 from sync_core.mapping.titles import title_key
 from sync_core.models import CataloguePage, Write
 from sync_core.pipeline import SOURCE, TARGET
@@ -39,7 +39,9 @@ def record_catalogue_page(
     for variant in with_sku:
         sku = (variant.sku or "").strip()
         current = existing.get(sku)
-        if current is None or current.method not in STICKY_METHODS:
+        # Unchanged links are not rewritten: a nightly re-read of a stable catalogue costs reads only.
+        stale = current is None or (current.method not in STICKY_METHODS and current.target_key != variant.id)
+        if stale:
             links.append((sku, variant.id, variant.product_id, "sku"))
     save_links(url, source=SOURCE, target=TARGET, links=links)
     result.linked = len(links)
@@ -48,10 +50,12 @@ def record_catalogue_page(
             (title_key(v.product_name, (v.title or "").split("/")), v.id, v.product_id) for v in page.variants
         ]
         save_titles(url, target=TARGET, titles=titles)
+    known = load_ledger(url, target=TARGET, target_keys=[v.id for v in with_sku])
     observed = [
-        Write(kind, v.id, v.sku or "", value)
+        write
         for v in with_sku
         for kind, value in target.current_values(v).items()
+        if known.get((v.id, kind)) != (write := Write(kind, v.id, v.sku or "", value)).fingerprint
     ]
     with session_scope(url) as session:
         record_values(session, target=TARGET, writes=observed, origin="observed", run_id=run_id)

@@ -34,12 +34,16 @@ class FakeStore:
         return None
 
     def read_catalogue_page(self, number: int) -> CataloguePage:
-        return CataloguePage(number=number, variants=list(self.variants.values()) if number == 0 else [], next=None)
+        return CataloguePage(
+            number=number, variants=list(self.variants.values()) if number == 0 else [], next=None
+        )
 
     def current_values(self, variant: StoreVariant) -> dict[str, dict[str, object]]:
         return {}
 
-    def apply(self, writes: Sequence[Write], on_outcome: Callable[[WriteOutcome], None] | None = None) -> WriteOutcome:
+    def apply(
+        self, writes: Sequence[Write], on_outcome: Callable[[WriteOutcome], None] | None = None
+    ) -> WriteOutcome:
         outcome = WriteOutcome()
         for write in writes:
             if write.target_key in self.refuse:
@@ -63,16 +67,30 @@ class FakeStore:
 
 
 def supplier_product(key: str = "p1", title: str = "Cotton T-Shirt", **variant: Any) -> SupplierProduct:
-    values: dict[str, Any] = {"key": f"{key}-v1", "attributes": {"color": "Red", "size": "L"}, "price": 1000,
-                              "label_price": None, "stock": 5}
+    values: dict[str, Any] = {
+        "key": f"{key}-v1",
+        "attributes": {"color": "Red", "size": "L"},
+        "price": 1000,
+        "label_price": None,
+        "stock": 5,
+    }
     values.update(variant)
-    return SupplierProduct(key=key, title=title, status="active", resell_status="approved",
-                           has_active_shipment=True, updated_at=None, variants=(SupplierVariant(**values),))
+    return SupplierProduct(
+        key=key,
+        title=title,
+        status="active",
+        resell_status="approved",
+        has_active_shipment=True,
+        updated_at=None,
+        variants=(SupplierVariant(**values),),
+    )
 
 
 def page_of(*products: SupplierProduct) -> SourcePage:
     return SourcePage(request=PageRequest(), products=list(products), rejects=[], next=None)
 
 
-def store_variant(vid: str, sku: str | None, name: str = "Cotton T-Shirt", title: str = "Red / L") -> StoreVariant:
+def store_variant(
+    vid: str, sku: str | None, name: str = "Cotton T-Shirt", title: str = "Red / L"
+) -> StoreVariant:
     return StoreVariant(id=vid, product_id="1", product_name=name, title=title, sku=sku)

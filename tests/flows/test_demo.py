@@ -11,9 +11,9 @@ from catalog_sync.cli import main
 pytestmark = pytest.mark.e2e
 
 
-def test_demo_prints_both_summaries_and_a_correct_store(prefect_server: None, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_prints_both_summaries_and_a_correct_store(
+    prefect_server: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     assert main(["demo", "--products", "30", "--variants", "2", "--change", "4", "--database-url", url]) == 0

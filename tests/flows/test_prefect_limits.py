@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -25,21 +26,24 @@ def sandbox_config() -> SandboxConfig:
 async def _reset_limits() -> None:
     async with get_client() as client:
         for name in LIMITS:
-            try:
+            with contextlib.suppress(Exception):  # not there yet
                 await client.delete_global_concurrency_limit_by_name(name)
-            except Exception:  # not there yet
-                pass
             # Slots decay so slowly that the ones a run took are still counted when the test looks.
             await client.create_global_concurrency_limit(
-                GlobalConcurrencyLimitCreate(name=name, limit=100_000, slot_decay_per_second=0.001))
+                GlobalConcurrencyLimitCreate(name=name, limit=100_000, slot_decay_per_second=0.001)
+            )
 
 
 async def _active_slots() -> dict[str, int]:
     async with get_client() as client:
-        return {name: (await client.read_global_concurrency_limit_by_name(name)).active_slots for name in LIMITS}
+        return {
+            name: (await client.read_global_concurrency_limit_by_name(name)).active_slots for name in LIMITS
+        }
 
 
-def test_requests_take_slots_of_the_shared_limits(sync_env: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_requests_take_slots_of_the_shared_limits(
+    sync_env: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
     asyncio.run(_reset_limits())
     monkeypatch.setenv("USE_PREFECT_RATE_LIMITS", "true")
     summary = sync_products(scope="full")

@@ -31,7 +31,9 @@ def test_title_matching_is_opt_in(settings: Settings) -> None:
     record_catalogue_page(by_title, store.read_catalogue_page(0), store, run_id=None)
     result = sync_page(by_title, page_of(product), store, run_id=None)
     assert result.pushed == 2
-    link = load_links(settings.database_url, source="anar360", target="sazito", source_keys=["p1-v1"])["p1-v1"]
+    link = load_links(settings.database_url, source="anar360", target="sazito", source_keys=["p1-v1"])[
+        "p1-v1"
+    ]
     assert (link.target_key, link.method) == ("20", "title")
 
 
@@ -41,7 +43,9 @@ def test_refused_writes_become_failures_and_are_pushed_again_next_time(settings:
     result = sync_page(settings, page_of(supplier_product()), store, run_id=None)
     assert result.failed == 2 and result.pushed == 0
     assert {(f.context, f.item_key, f.status) for f in list_failures(settings.database_url)} == {
-        ("push:price", "10", "pending"), ("push:stock", "10", "pending")}
+        ("push:price", "10", "pending"),
+        ("push:stock", "10", "pending"),
+    }
     store.refuse.clear()
     retried = sync_page(settings, page_of(supplier_product()), store, run_id=None)
     assert retried.pushed == 2  # the ledger never recorded the refused values, so nothing is lost
@@ -51,7 +55,9 @@ def test_refused_writes_become_failures_and_are_pushed_again_next_time(settings:
 def test_bad_variant_is_quarantined_and_the_rest_of_the_page_goes_on(settings: Settings) -> None:
     store = FakeStore({"10": store_variant("10", sku="p1-v1"), "11": store_variant("11", sku="p2-v1")})
     record_catalogue_page(settings, store.read_catalogue_page(0), store, run_id=None)
-    result = sync_page(settings, page_of(supplier_product(price=-5), supplier_product("p2")), store, run_id=None)
+    result = sync_page(
+        settings, page_of(supplier_product(price=-5), supplier_product("p2")), store, run_id=None
+    )
     assert result.failed == 1 and result.pushed == 2 and result.reasons["invalid:negative-price"] == 1
     [failure] = list_failures(settings.database_url)
     assert (failure.context, failure.item_key, failure.reason) == ("map", "p1-v1", "negative-price")
