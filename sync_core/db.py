@@ -69,6 +69,19 @@ def check_connection(url: str) -> None:
         raise PersistenceError(f"cannot reach the database at {describe(url)}: {reason}") from None
 
 
+def refresh_statistics(url: str, tables: tuple[str, ...]) -> None:
+    """ANALYZE tables that a bulk load just filled (PostgreSQL only).
+
+    Without it the planner still believes a freshly filled table is tiny and answers every page's
+    ``source_key IN (...)`` lookup with a sequential scan: about a second each at 60,000 links.
+    """
+    engine = get_engine(url)
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.begin() as conn:
+        conn.execute(sa.text("ANALYZE " + ", ".join(tables)))
+
+
 def upgrade(url: str) -> None:
     """Apply every pending migration (idempotent)."""
     check_connection(url)

@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 
 from sync_core.catalogue import record_catalogue_page
-from sync_core.db import upgrade
+from sync_core.db import refresh_statistics, upgrade
 from sync_core.ledger import count_links
 from sync_core.models import CataloguePage, PageRequest, SourcePage
 from sync_core.paging import fetch_numbered
@@ -109,6 +109,7 @@ def read_catalogue(run_id: int, first_page: int, pipeline: str = PIPELINE) -> tu
     )
     variants = record_catalogue_page(res.settings, merged, res.target, run_id=run_id).variants
     if merged.next is None:
+        refresh_statistics(res.settings.database_url, ("item_links", "ledger", "catalogue_titles"))
         set_cursor(
             res.settings.database_url, pipeline=PIPELINE, key=CATALOGUE_CURSOR_KEY, value=str(now_ms())
         )
