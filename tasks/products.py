@@ -108,8 +108,9 @@ def read_catalogue(run_id: int, first_page: int, pipeline: str = PIPELINE) -> tu
         number=first_page, variants=[v for page in pages for v in page.variants], next=pages[-1].next
     )
     variants = record_catalogue_page(res.settings, merged, res.target, run_id=run_id).variants
+    # Every chunk: the tables grow by thousands of rows per chunk, and the next chunk's lookups need the plan.
+    refresh_statistics(res.settings.database_url, ("item_links", "ledger", "catalogue_titles"))
     if merged.next is None:
-        refresh_statistics(res.settings.database_url, ("item_links", "ledger", "catalogue_titles"))
         set_cursor(
             res.settings.database_url, pipeline=PIPELINE, key=CATALOGUE_CURSOR_KEY, value=str(now_ms())
         )
