@@ -192,14 +192,19 @@ class SandboxState:
         self._counters["merchant_writes"] += int(variant.id in self.catalogue.merchant_variant_ids)
         self._per_variant[variant.id] += 1
 
+    def _writable(self, variant_id: int) -> StoreVariant | str:
+        """The variant a write may change, or why not ("unknown", "rejected"); call with the lock held."""
+        variant = self.catalogue.store_variants.get(variant_id)
+        if variant is None:
+            return "unknown"
+        return "rejected" if variant_id in self._rejected else variant
+
     def write_price(self, variant_id: int, price: int, discount: int | None, keep_discount: bool) -> str:
         """Apply one price write; returns "ok", "unknown", "rejected" or "invalid" (nothing applied)."""
         with self.lock:
-            variant = self.catalogue.store_variants.get(variant_id)
-            if variant is None:
-                return "unknown"
-            if variant_id in self._rejected:
-                return "rejected"
+            variant = self._writable(variant_id)
+            if isinstance(variant, str):
+                return variant
             if keep_discount:
                 discount = variant.discount_price
             if price < 0 or (discount is not None and (discount < 0 or discount >= price)):
@@ -212,11 +217,9 @@ class SandboxState:
     def write_stock(self, variant_id: int, managed: bool, stock: int | None, relative: bool = False) -> str:
         """Apply one stock write (absolute, or relative to the current stock); returns like write_price."""
         with self.lock:
-            variant = self.catalogue.store_variants.get(variant_id)
-            if variant is None:
-                return "unknown"
-            if variant_id in self._rejected:
-                return "rejected"
+            variant = self._writable(variant_id)
+            if isinstance(variant, str):
+                return variant
             if relative and managed and stock is not None:
                 stock = (variant.stock_number or 0) + stock
                 self._counters["relative_writes"] += 1

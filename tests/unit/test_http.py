@@ -110,37 +110,24 @@ def test_retry_after_garbage_is_none(garbage: str | None) -> None:
 # --- classification ---
 
 
-@pytest.mark.parametrize(
-    ("status", "cls"),
-    [
-        (400, errors.InvalidRequest),
-        (401, errors.AuthError),
-        (403, errors.AuthError),
-        (404, errors.NotFound),
-        (409, errors.InvalidRequest),
-        (422, errors.InvalidRequest),
-        (418, errors.PermanentError),
-        (429, errors.RateLimited),
-        (500, errors.TransientError),
-        (503, errors.TransientError),
-    ],
-)
+PERMANENT_STATUSES = [
+    (400, errors.InvalidRequest),
+    (401, errors.AuthError),
+    (403, errors.AuthError),
+    (404, errors.NotFound),
+    (409, errors.InvalidRequest),
+    (422, errors.InvalidRequest),
+    (418, errors.PermanentError),
+]
+TRANSIENT_STATUSES = [(429, errors.RateLimited), (500, errors.TransientError), (503, errors.TransientError)]
+
+
+@pytest.mark.parametrize(("status", "cls"), PERMANENT_STATUSES + TRANSIENT_STATUSES)
 def test_error_class(status: int, cls: type[errors.ConnectorError]) -> None:
     assert error_class(status) is cls
 
 
-@pytest.mark.parametrize(
-    ("status", "cls"),
-    [
-        (400, errors.InvalidRequest),
-        (401, errors.AuthError),
-        (403, errors.AuthError),
-        (404, errors.NotFound),
-        (409, errors.InvalidRequest),
-        (422, errors.InvalidRequest),
-        (418, errors.PermanentError),
-    ],
-)
+@pytest.mark.parametrize(("status", "cls"), PERMANENT_STATUSES)
 def test_permanent_statuses_raise_once_without_retry(
     router: respx.MockRouter, sleeps: list[float], status: int, cls: type[errors.ConnectorError]
 ) -> None:
