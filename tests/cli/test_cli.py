@@ -124,3 +124,21 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for command in ("demo", "sandbox", "sync", "retry-failures", "health", "runs", "db"):
         assert command in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sandbox", "--fault-rate", "2"],
+        ["sandbox", "--envelope", "xml"],
+        ["demo", "--products", "0"],
+        ["runs", "--limit", "-1"],
+    ],
+)
+def test_bad_knobs_are_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own refusal
+        code = int(exc.code or 0)
+    assert code == 2
+    assert "Traceback" not in capsys.readouterr().err
