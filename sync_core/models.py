@@ -63,6 +63,7 @@ class SourcePage:
     rejects: list[RejectedRecord]
     next: PageRequest | None
     total: int | None = None
+    last_number: int | None = None  # the last page number the server's total implies, when it reports one
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,7 @@ class CataloguePage:
     variants: list[StoreVariant]
     next: int | None
     total: int | None = None
+    last_number: int | None = None  # the last page number the server's total implies, when it reports one
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,6 +103,7 @@ def read_catalogue(run_id: int, first_page: int, pipeline: str = PIPELINE) -> tu
         CATALOGUE_PAGES_PER_TASK,
         workers=res.settings.http_concurrency,
         is_last=lambda page: page.next is None,
+        last_number=lambda page: page.last_number,
     )
     merged = CataloguePage(
         number=first_page, variants=[v for page in pages for v in page.variants], next=pages[-1].next
@@ -140,6 +141,7 @@ def fetch_pages(run_id: int, request: PageRequest) -> list[SourcePage]:
         count,
         workers=res.settings.http_concurrency,
         is_last=lambda page: page.next is None,
+        last_number=lambda page: page.last_number,
     )
 
 

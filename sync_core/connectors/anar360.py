@@ -229,6 +229,12 @@ class Anar360(HttpConnector):
         following = (
             None if last else PageRequest(number=request.number + 1, size=limit, since_ms=request.since_ms)
         )
+        last_number = -(-page.total // limit) if page.total is not None else None  # 1-based
         return SourcePage(
-            request=request, products=products, rejects=rejects, next=following, total=page.total
+            request=request,
+            products=products,
+            rejects=rejects,
+            next=following,
+            total=page.total,
+            last_number=last_number,
         )

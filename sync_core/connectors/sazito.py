@@ -220,7 +220,10 @@ class Sazito(HttpConnector):
         variants = [v for p in page.products for v in self._store_variants(p)]
         limit = page.page_size if page.page_size and page.page_size > 0 else size
         following = None if not page.products or len(page.products) < limit else number + 1
-        return CataloguePage(number=number, variants=variants, next=following, total=page.total_count)
+        last_number = -(-page.total_count // limit) - 1 if page.total_count is not None else None  # 0-based
+        return CataloguePage(
+            number=number, variants=variants, next=following, total=page.total_count, last_number=last_number
+        )
 
     def current_values(self, variant: StoreVariant) -> dict[str, dict[str, object]]:
         """The price and stock values the catalogue reports, in the canonical write shapes."""
