@@ -18,7 +18,7 @@ from sync_core.pipeline import PIPELINE, TARGET, write_from_payload
 from sync_core.runs import add_counts, finish_run, get_run, record_events, start_run
 from sync_core.tables import Failure
 from tasks.policy import TASK_RETRIES, TASK_RETRY_DELAYS, transient_only
-from tasks.products import _flow_run_id, run_summary
+from tasks.products import current_flow_run_id, run_summary
 from tasks.runtime import current_settings, release, resources
 
 REPLAY_BATCH = 200
@@ -30,7 +30,7 @@ def open_run(scope: str) -> int:
     settings = current_settings()
     settings.require("sazito_base", "sazito_key")
     upgrade(settings.database_url)
-    return start_run(settings.database_url, pipeline=PIPELINE, scope=scope, flow_run_id=_flow_run_id())
+    return start_run(settings.database_url, pipeline=PIPELINE, scope=scope, flow_run_id=current_flow_run_id())
 
 
 @task(name="close-run", cache_policy=NO_CACHE)

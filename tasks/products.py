@@ -34,7 +34,8 @@ class RunStart:
     refresh_catalogue: bool
 
 
-def _flow_run_id() -> str | None:
+def current_flow_run_id() -> str | None:
+    """The Prefect flow-run id of the running task or flow (stored on the sync_runs row), if any."""
     try:
         ctx = get_run_context()
     except RuntimeError:
@@ -60,7 +61,9 @@ def begin_product_sync(scope: str, since_ms: int | None, dry_run: bool) -> RunSt
     settings.require("anar360_base", "anar360_token", "sazito_base", "sazito_key")
     url = settings.database_url
     upgrade(url)
-    run_id = start_run(url, pipeline=PIPELINE, scope=scope, dry_run=dry_run, flow_run_id=_flow_run_id())
+    run_id = start_run(
+        url, pipeline=PIPELINE, scope=scope, dry_run=dry_run, flow_run_id=current_flow_run_id()
+    )
     window_start = now_ms()
     try:
         resources(run_id, PIPELINE).source.check()
