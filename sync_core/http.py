@@ -8,16 +8,13 @@ grow from ``http_retry_backoff_ms`` with full jitter, or follow Retry-After; non
 
 from __future__ import annotations
 
-import json as jsonlib
 import logging
 import random
-import re
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import httpx
@@ -26,6 +23,14 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from sync_core import errors
 from sync_core.circuit import BreakerState, BreakerStore, CircuitBreaker, EventSink, MemoryBreakerStore
 from sync_core.pacing import Pacer, TokenBucket, shared_bucket
+from sync_core.redaction import is_secret_name, redact_body, redact_url, scrub
+from sync_core.responses import (
+    ResponseReader,
+    connection_reason,
+    default_reader,
+    error_class,
+    parse_retry_after,
+)
 from sync_core.settings import Settings
 
 __all__ = [
@@ -48,14 +53,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-REDACTED = "REDACTED"
-_SECRET_WORDS = ("token", "secret", "passw", "authoriz", "credential", "signature")
-_SECRET_TEXT = re.compile(  # name=value or "name": "value" in a body that is not JSON
-    r"(?i)\b([\w-]*(?:token|secret|passw|authoriz|key)[\w-]*)([\"']?\s*[:=]\s*[\"']?)([^\"'&\s,;}]+)"
-)
-
-# (effective status, short reason) for a response; lets a provider flag a failure inside a 2xx envelope.
-ResponseReader = Callable[[httpx.Response], tuple[int, str | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,96 +78,6 @@ class AuditSink(Protocol):
     """Receives every attempt; must be thread-safe."""
 
     def record(self, rec: RequestRecord) -> None: ...
-
-
-def is_secret_name(name: str) -> bool:
-    """True for a header, query parameter or JSON key whose value must never be stored or shown."""
-    low = name.lower().replace("-", "_")
-    return low.endswith("key") or any(word in low for word in _SECRET_WORDS)
-
-
-def redact_url(url: str) -> str:
-    """The URL without user info and with secret-looking query values replaced."""
-    parsed = httpx.URL(url)
-    params = [(k, REDACTED if is_secret_name(k) else v) for k, v in parsed.params.multi_items()]
-    return str(parsed.copy_with(params=params or None, username=None, password=None))
-
-
-def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:  # the client's own credentials, wherever a server or library echoes them
-        if len(secret) >= 4:
-            text = text.replace(secret, REDACTED)
-    return text
-
-
-def _redact_json(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {k: REDACTED if is_secret_name(str(k)) else _redact_json(v) for k, v in data.items()}
-    return [_redact_json(v) for v in data] if isinstance(data, list) else data
-
-
-def redact_body(content: bytes, secrets: list[str], max_chars: int) -> str | None:
-    """A body fit for the audit trail: secret keys redacted, known secrets scrubbed, truncated."""
-    if not content:
-        return None
-    text = content.decode("utf-8", "replace")
-    try:
-        text = jsonlib.dumps(_redact_json(jsonlib.loads(text)), ensure_ascii=False)
-    except ValueError:
-        text = _SECRET_TEXT.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
-    return _scrub(text, secrets)[:max_chars]
-
-
-def body_detail(response: httpx.Response) -> str | None:
-    """The provider's short error text (``error`` / ``message`` / ``detail`` of a JSON body), if any."""
-    try:
-        data = response.json()
-    except ValueError:
-        return None
-    for key in ("error", "message", "detail") if isinstance(data, dict) else ():
-        value = data.get(key)
-        if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
-            return str(value)
-    return None
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date); None if absent or garbage."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        when = when if when.tzinfo else when.replace(tzinfo=UTC)
-        return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-    return seconds if 0 <= seconds < float("inf") else None
-
-
-def error_class(status: int) -> type[errors.ConnectorError]:
-    """The error-tree class for a failed HTTP (or in-body) status."""
-    if status == 429:
-        return errors.RateLimited
-    if status >= 500 or status == 408:
-        return errors.TransientError
-    table: dict[int, type[errors.ConnectorError]] = {
-        401: errors.AuthError,
-        403: errors.AuthError,
-        404: errors.NotFound,
-        400: errors.InvalidRequest,
-        409: errors.InvalidRequest,
-        422: errors.InvalidRequest,
-    }
-    return table.get(status, errors.PermanentError)
-
-
-def default_reader(response: httpx.Response) -> tuple[int, str | None]:
-    """Judge by HTTP status alone; the reason is the body's error/message field, if any."""
-    return response.status_code, None if response.is_success else body_detail(response)
 
 
 @dataclass(slots=True)
@@ -344,7 +251,7 @@ class HttpClient:
         seen = f"HTTP {http}" if status == http else f"HTTP {http}, status {status} in body"
         message = f"{self.provider}: {call.method} {call.path} failed ({seen})"
         if reason:
-            message += ": " + _scrub(" ".join(reason.split())[:160], self._secrets)
+            message += ": " + scrub(" ".join(reason.split())[:160], self._secrets)
         cls = error_class(status)
         kwargs: dict[str, Any] = {
             "provider": self.provider,
@@ -367,16 +274,16 @@ class HttpClient:
         url = request.url
         origin = f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-            message = f"{self.provider}: cannot reach {origin} ({_reason(exc)})"
+            message = f"{self.provider}: cannot reach {origin} ({connection_reason(exc)})"
         elif isinstance(exc, httpx.TimeoutException):
             message = (
                 f"{self.provider}: {call.method} {call.path} timed out after "
                 f"{self.settings.http_timeout:g}s ({type(exc).__name__})"
             )
         else:
-            message = f"{self.provider}: {call.method} {call.path} failed: connection error ({_reason(exc)})"
+            message = f"{self.provider}: {call.method} {call.path} failed: connection error ({connection_reason(exc)})"
         error = errors.TransientError(
-            _scrub(message, self._secrets), provider=self.provider, correlation_id=call.correlation_id
+            scrub(message, self._secrets), provider=self.provider, correlation_id=call.correlation_id
         )
         error.__cause__ = exc
         return error
@@ -392,7 +299,7 @@ class HttpClient:
     def _auditor(
         self, call: _Call, request: httpx.Request, started: datetime
     ) -> Callable[[str, httpx.Response | None, BaseException | None, int | None], None]:
-        url = _scrub(redact_url(str(request.url)), self._secrets)
+        url = scrub(redact_url(str(request.url)), self._secrets)
 
         def audit(
             outcome: str,
@@ -436,15 +343,3 @@ class HttpClient:
             self._events(kind, data)
         except Exception:  # events are best-effort, like the audit trail
             log.exception("%s: event sink failed on %s", self.provider, kind)
-
-
-def _reason(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    low = text.lower()
-    if "refused" in low:
-        return "connection refused"
-    if any(s in low for s in ("name or service", "nodename", "name resolution", "getaddrinfo", "no address")):
-        return "host name not resolved"
-    if text.startswith("[Errno") and "]" in text:
-        text = text.split("]", 1)[1].strip()
-    return text[:120] or type(exc).__name__
