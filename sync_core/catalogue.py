@@ -30,14 +30,11 @@ def record_catalogue_page(
     """Link variants by SKU, index titles (when title matching is on) and record observed values."""
     url = settings.database_url
     result = CatalogueResult(variants=len(page.variants))
-    with_sku = [v for v in page.variants if v.sku and v.sku.strip()]
+    with_sku = [(v, v.sku.strip()) for v in page.variants if v.sku and v.sku.strip()]
     result.unlinked = len(page.variants) - len(with_sku)
-    existing = load_links(
-        url, source=SOURCE, target=TARGET, source_keys=[(v.sku or "").strip() for v in with_sku]
-    )
+    existing = load_links(url, source=SOURCE, target=TARGET, source_keys=[sku for _, sku in with_sku])
     links = []
-    for variant in with_sku:
-        sku = (variant.sku or "").strip()
+    for variant, sku in with_sku:
         current = existing.get(sku)
         # Unchanged links are not rewritten: a nightly re-read of a stable catalogue costs reads only.
         stale = current is None or (current.method not in STICKY_METHODS and current.target_key != variant.id)
@@ -50,12 +47,12 @@ def record_catalogue_page(
             (title_key(v.product_name, (v.title or "").split("/")), v.id, v.product_id) for v in page.variants
         ]
         save_titles(url, target=TARGET, titles=titles)
-    known = load_ledger(url, target=TARGET, target_keys=[v.id for v in with_sku])
+    known = load_ledger(url, target=TARGET, target_keys=[v.id for v, _ in with_sku])
     observed = [
         write
-        for v in with_sku
+        for v, sku in with_sku
         for kind, value in target.current_values(v).items()
-        if known.get((v.id, kind)) != (write := Write(kind, v.id, v.sku or "", value)).fingerprint
+        if known.get((v.id, kind)) != (write := Write(kind, v.id, sku, value)).fingerprint
     ]
     with session_scope(url) as session:
         record_values(session, target=TARGET, writes=observed, origin="observed", run_id=run_id)

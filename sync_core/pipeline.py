@@ -137,7 +137,7 @@ def sync_page(
     links = _links_for(settings, page.products)
     if settings.create_missing_products and not dry_run:
         unlinked = [p for p in page.products if not any(v.key in links for v in p.variants)]
-        links.update(_create_products(settings, target, unlinked, rule, result, failures))
+        links.update(_create_products(settings, target, unlinked, rule, result, failures, run_id=run_id))
     desired, clean = _map_page(page, links, rule, result, failures)
 
     plan = diff_writes(desired, load_ledger(url, target=TARGET, target_keys=[w.target_key for w in desired]))
@@ -201,6 +201,8 @@ def _create_products(
     rule: PriceRule,
     result: PageResult,
     failures: list[NewFailure],
+    *,
+    run_id: int | None,
 ) -> dict[str, Link]:
     """Create unlinked products in the target; return the links of their new variants.
 
@@ -231,7 +233,7 @@ def _create_products(
             if write.kind == "stock" or write.value["discount_price"] is None
         ]
         with session_scope(settings.database_url) as session:
-            record_values(session, target=TARGET, writes=held, origin="written", run_id=None)
+            record_values(session, target=TARGET, writes=held, origin="written", run_id=run_id)
         links.update({key: Link(target_key, "created") for key, target_key in created.items()})
     return links
 

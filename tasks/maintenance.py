@@ -17,7 +17,7 @@ from sync_core.ledger import record_values
 from sync_core.pipeline import PIPELINE, TARGET, write_from_payload
 from sync_core.runs import add_counts, finish_run, get_run, record_events, start_run
 from sync_core.tables import Failure
-from tasks.policy import TASK_RETRIES, TASK_RETRY_DELAYS, transient_only
+from tasks.policy import RETRY_TRANSIENT
 from tasks.products import current_flow_run_id, run_summary
 from tasks.runtime import current_settings, release, resources
 
@@ -38,7 +38,6 @@ def close_run(run_id: int, error: str | None) -> dict[str, Any]:
     """Close a run: failed on error, partial when items failed, else success."""
     url = current_settings().database_url
     add_counts(url, run_id=run_id, requests=release(run_id))
-
     run = get_run(url, run_id=run_id)
     status = "failed" if error else ("partial" if run and run.failed else "success")
     return run_summary(finish_run(url, run_id=run_id, status=status, error=error), None)
@@ -55,9 +54,7 @@ def _replay(failure: Failure, res: Any) -> tuple[Failure, str | None, str]:
 @task(
     name="replay-failures",
     cache_policy=NO_CACHE,
-    retries=TASK_RETRIES,
-    retry_delay_seconds=TASK_RETRY_DELAYS,
-    retry_condition_fn=transient_only,
+    **RETRY_TRANSIENT,
 )
 def replay_failures(run_id: int) -> dict[str, int]:
     """Replay one batch of due write failures through the per-variant endpoints; mark dead after N attempts."""

@@ -39,3 +39,11 @@ def batch_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     flow_run_id = str(context.task_run.flow_run_id) if context.task_run else "none"
     digest = hashlib.blake2b(pickle.dumps(sorted(parameters.items()), protocol=5), digest_size=16).hexdigest()
     return f"{context.task.name}-{flow_run_id}-{digest}"
+
+
+# The one retry policy of every task that talks to a provider: `@task(..., **RETRY_TRANSIENT)`.
+RETRY_TRANSIENT: dict[str, Any] = {
+    "retries": TASK_RETRIES,
+    "retry_delay_seconds": TASK_RETRY_DELAYS,
+    "retry_condition_fn": transient_only,
+}

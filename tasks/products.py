@@ -18,7 +18,7 @@ from sync_core.models import CataloguePage, PageRequest, SourcePage
 from sync_core.paging import fetch_numbered
 from sync_core.pipeline import PIPELINE, SOURCE, TARGET, PageResult, sync_page
 from sync_core.runs import add_counts, finish_run, get_cursor, set_cursor, start_run
-from tasks.policy import TASK_RETRIES, TASK_RETRY_DELAYS, batch_cache_key, transient_only
+from tasks.policy import RETRY_TRANSIENT, batch_cache_key
 from tasks.runtime import current_settings, release, resources
 
 CURSOR_KEY = "products.window_start_ms"
@@ -51,9 +51,7 @@ def now_ms() -> int:
 @task(
     name="begin-product-sync",
     cache_policy=NO_CACHE,
-    retries=TASK_RETRIES,
-    retry_delay_seconds=TASK_RETRY_DELAYS,
-    retry_condition_fn=transient_only,
+    **RETRY_TRANSIENT,
 )
 def begin_product_sync(scope: str, since_ms: int | None, dry_run: bool) -> RunStart:
     """Migrate the store, open a run, validate the supplier token, and work out the window to fetch."""
@@ -90,9 +88,7 @@ def begin_product_sync(scope: str, since_ms: int | None, dry_run: bool) -> RunSt
     name="read-catalogue",
     tags=["sazito-requests"],
     cache_policy=NO_CACHE,
-    retries=TASK_RETRIES,
-    retry_delay_seconds=TASK_RETRY_DELAYS,
-    retry_condition_fn=transient_only,
+    **RETRY_TRANSIENT,
 )
 def read_catalogue(run_id: int, first_page: int, pipeline: str = PIPELINE) -> tuple[int | None, int]:
     """Read CATALOGUE_PAGES_PER_TASK catalogue pages from ``first_page`` (several at a time) and record them.
@@ -125,9 +121,7 @@ def read_catalogue(run_id: int, first_page: int, pipeline: str = PIPELINE) -> tu
     name="fetch-pages",
     tags=["anar360-requests"],
     cache_policy=NO_CACHE,
-    retries=TASK_RETRIES,
-    retry_delay_seconds=TASK_RETRY_DELAYS,
-    retry_condition_fn=transient_only,
+    **RETRY_TRANSIENT,
 )
 def fetch_pages(run_id: int, request: PageRequest) -> list[SourcePage]:
     """Fetch SYNC_PAGES_PER_BATCH supplier pages from ``request`` (numbered pages several at a time)."""
@@ -154,9 +148,7 @@ def fetch_pages(run_id: int, request: PageRequest) -> list[SourcePage]:
     cache_key_fn=batch_cache_key,
     cache_expiration=timedelta(days=2),
     persist_result=True,
-    retries=TASK_RETRIES,
-    retry_delay_seconds=TASK_RETRY_DELAYS,
-    retry_condition_fn=transient_only,
+    **RETRY_TRANSIENT,
 )
 def sync_pages(run_id: int, pages: list[SourcePage], dry_run: bool) -> PageResult:
     """Map, diff and push a batch of pages; cached per flow run and batch content, so a retried flow run

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from prefect.concurrency.sync import rate_limit
@@ -52,7 +52,6 @@ class RunResources:
     audit: DbAuditSink
     _source: Anar360 | None = None
     _target: Sazito | None = None
-    _made: list[Any] = field(default_factory=list)
 
     def _kwargs(self, provider: str) -> dict[str, Any]:
         url = self.settings.database_url
