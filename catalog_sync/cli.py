@@ -115,6 +115,35 @@ def cmd_health(args: argparse.Namespace) -> int:
     return EXIT_OK if report["healthy"] else EXIT_FAILED
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the operations HTTP service; settings are checked now and re-read per request."""
+    from catalog_sync.service import create_app
+    from catalog_sync.service.server import listen, serve
+    from sync_core.db import upgrade
+
+    settings = _settings()
+    sock = listen(args.host, args.port)
+    try:  # a database that is down now is reported by /health, not a reason to refuse to start
+        upgrade(settings.database_url)
+    except PersistenceError as exc:
+        print(f"catalog-sync: warning: {exc}", file=sys.stderr)
+    print(f"catalog-sync service on http://{args.host}:{args.port} (API docs at /docs)", flush=True)
+    serve(create_app(), sock)
+    return EXIT_OK
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    _quiet_prefect()
+    import asyncio
+
+    from deployments.setup import apply
+
+    changes = asyncio.run(apply(_settings(), deploy=not args.no_deploy))
+    changed = sum(change.action != "unchanged" for change in changes)
+    print(f"{changed} change(s); {len(changes) - changed} object(s) already as wanted")
+    return EXIT_OK
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from sync_core.db import upgrade
     from sync_core.runs import recent_runs
@@ -252,6 +281,26 @@ def build_parser() -> argparse.ArgumentParser:
     health = sub.add_parser("health", help="database, last runs, circuits, failures (exit 1 when unhealthy)")
     health.add_argument("--json", action="store_true", help="print JSON")
     health.set_defaults(handler=cmd_health)
+
+    serve = sub.add_parser("serve", help="HTTP service: /health, /runs, /failures, /metrics, /docs")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    serve.set_defaults(handler=cmd_serve)
+
+    deploy = sub.add_parser(
+        "deploy",
+        help="set up the Prefect server in PREFECT_API_URL: work pool, rate limits, deployments, automations",
+        description=(
+            "Idempotent: creates what is missing, updates what differs, leaves the rest. Creates the process "
+            "work pool 'catalog-sync', the global limits anar360-requests and sazito-requests (slots decay at "
+            "RATE_LIMIT_PER_MIN), the alert block (NOTIFY_WEBHOOK_URL or NOTIFY_BLOCK), runs "
+            "`prefect deploy --all` for prefect.yaml, then the automations."
+        ),
+    )
+    deploy.add_argument(
+        "--no-deploy", action="store_true", help="skip `prefect deploy --all` (deployments must exist)"
+    )
+    deploy.set_defaults(handler=cmd_deploy)
 
     runs = sub.add_parser("runs", help="recent sync runs")
     runs.add_argument("--limit", type=positive_int, default=20)

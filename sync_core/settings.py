@@ -5,6 +5,7 @@ Never instantiated at import time: call :func:`load_settings` (or build ``Settin
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -74,6 +75,14 @@ class Settings(BaseSettings):
 
     database_url: str = Field(DEFAULT_DATABASE_URL, description="sqlite:///path or postgresql+psycopg://...")
 
+    notify_webhook_url: str = Field("", description="Webhook the operations automations POST alerts to")
+    notify_block: str = Field(
+        "", description="Existing Prefect notification block for alerts, as <block-type-slug>/<name>"
+    )
+    stale_sync_alert_s: int = Field(
+        3600, ge=60, le=7 * 86400, description="Alert when no incremental sync completed for this long"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:
@@ -83,6 +92,22 @@ class Settings(BaseSettings):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         if not value.startswith(("sqlite:", "postgresql+psycopg:")):
             raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
+        return value
+
+    @field_validator("notify_block")
+    @classmethod
+    def _block_reference(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"[a-z0-9-]+/[\w-]+", value):
+            raise ValueError("must be <block-type-slug>/<block-name>, e.g. slack-webhook/ops-alerts")
+        return value
+
+    @field_validator("notify_webhook_url")
+    @classmethod
+    def _webhook(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
         return value
 
     @field_validator("anar360_base", "sazito_base")

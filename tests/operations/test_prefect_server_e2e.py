@@ -1,0 +1,268 @@
+"""The operations path end to end, with real processes on loopback: `prefect server start`, `catalog-sync
+deploy`, a process worker, `prefect deployment run`, and the automations reacting to a failed run."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from prefect.client.orchestration import PrefectClient, get_client
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    DeploymentFilter,
+    DeploymentFilterName,
+)
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from deployments.spec import AUTOMATION_PREFIX, WORK_POOL, project_deployments
+from sync_core.sandbox.catalogue import SandboxConfig
+from sync_core.sandbox.server import SandboxHandle, running_sandbox
+from sync_core.sandbox.verify import verify_store
+from tests.operations.processes import (
+    Process,
+    WebhookReceiver,
+    free_port,
+    http_ok,
+    start,
+    wait_until,
+    webhook_receiver,
+)
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+@dataclass
+class Stack:
+    api_url: str
+    env: dict[str, str]
+    tmp: Path
+    sandbox: SandboxHandle
+    webhook: WebhookReceiver
+    server: Process
+    worker: Process
+    first_setup: str
+
+    def api(self, call: Callable[[PrefectClient], Coroutine[Any, Any, Any]]) -> Any:
+        async def run() -> Any:
+            async with get_client() as client:
+                return await call(client)
+
+        with temporary_settings(updates={PREFECT_API_URL: self.api_url}):
+            return asyncio.run(run())
+
+    def command(self, *args: str, timeout_s: float = 180) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, *args], env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout_s
+        )
+
+    def logs(self) -> str:
+        return "\n".join(p.tail() for p in (self.server, self.worker))
+
+
+def _environment(tmp: Path, port: int, sandbox: SandboxHandle, webhook: WebhookReceiver) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(
+        PREFECT_HOME=str(tmp / "prefect-home"),
+        PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        # No cron runs in the middle of the test: the schedules are checked, not waited for.
+        PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
+        DATABASE_URL=f"sqlite:///{tmp / 'state.db'}",
+        ANAR360_BASE=sandbox.anar360_base,
+        ANAR360_TOKEN=sandbox.anar360_token,
+        SAZITO_BASE=sandbox.sazito_base,
+        SAZITO_KEY=sandbox.sazito_key,
+        RATE_LIMIT_PER_MIN="100000",
+        HTTP_RETRIES="1",
+        HTTP_RETRY_BACKOFF_MS="10",
+        NOTIFY_WEBHOOK_URL=webhook.url,
+        CATALOG_SYNC_HOME=str(ROOT),
+    )
+    return env
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("operations")
+    port = free_port()
+    processes: list[Process] = []
+    with (
+        running_sandbox(SandboxConfig(products=60, variants=2, seed=4)) as sandbox,
+        webhook_receiver() as webhook,
+    ):
+        env = _environment(tmp, port, sandbox, webhook)
+        try:
+            server = start(
+                "prefect-server",
+                [
+                    sys.executable,
+                    "-m",
+                    "prefect",
+                    "server",
+                    "start",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                env=env,
+                cwd=tmp,
+                logs=tmp,
+            )
+            processes.append(server)
+            wait_until(lambda: http_ok(f"{env['PREFECT_API_URL']}/health"), timeout_s=120, what="the server")
+            setup = subprocess.run(
+                [sys.executable, "-m", "catalog_sync.cli", "deploy"],
+                env=env,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert setup.returncode == 0, setup.stdout + setup.stderr + server.tail()
+            # The worker starts elsewhere: the deployments' pull step moves flow runs into the checkout.
+            worker = start(
+                "worker",
+                [sys.executable, "-m", "prefect", "worker", "start", "--pool", WORK_POOL],
+                env=env,
+                cwd=tmp,
+                logs=tmp,
+            )
+            processes.append(worker)
+            yield Stack(env["PREFECT_API_URL"], env, tmp, sandbox, webhook, server, worker, setup.stdout)
+        finally:
+            for process in reversed(processes):
+                process.stop()
+
+
+def _server_state(stack: Stack) -> dict[str, Any]:
+    """What the set-up command manages, with ids, so a second run can be shown to change nothing."""
+
+    async def read(client: PrefectClient) -> dict[str, Any]:
+        pool = await client.read_work_pool(WORK_POOL)
+        limits = {
+            name: (lim.limit, lim.slot_decay_per_second, lim.id)
+            for name in ("anar360-requests", "sazito-requests")
+            for lim in [await client.read_global_concurrency_limit_by_name(name)]
+        }
+        deployments = {
+            d.name: (d.id, d.entrypoint, d.parameters, [(s.id, s.schedule.cron) for s in d.schedules])  # type: ignore[union-attr]
+            for d in await client.read_deployments()
+        }
+        automations = sorted(
+            (a.name, a.id, a.enabled)
+            for a in await client.read_automations()
+            if a.name.startswith(AUTOMATION_PREFIX)
+        )
+        return {
+            "pool": (pool.id, pool.type),
+            "limits": limits,
+            "deployments": deployments,
+            "automations": automations,
+        }
+
+    return dict(stack.api(read))
+
+
+def _run_deployment(stack: Stack, name: str) -> UUID:
+    done = stack.command("-m", "prefect", "deployment", "run", name)
+    assert done.returncode == 0, done.stdout + done.stderr
+    match = re.search(r"UUID: ([0-9a-f-]{36})", done.stdout)
+    assert match, done.stdout
+    return UUID(match.group(1))
+
+
+def _wait_for_end(stack: Stack, flow_run_id: UUID, timeout_s: float = 240) -> str:
+    async def state(client: PrefectClient) -> str | None:
+        run = await client.read_flow_run(flow_run_id)
+        return run.state.type.value if run.state and run.state.type.value in TERMINAL else None
+
+    try:
+        return str(
+            wait_until(
+                lambda: stack.api(state), timeout_s=timeout_s, what=f"flow run {flow_run_id}", poll_s=1
+            )
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{stack.logs()}") from None
+
+
+def test_setup_creates_pool_limits_deployments_automations_and_a_second_run_changes_nothing(
+    stack: Stack,
+) -> None:
+    assert "created   work pool     catalog-sync (process)" in stack.first_setup
+    before = _server_state(stack)
+    assert before["pool"][1] == "process"
+    assert before["limits"]["anar360-requests"][:2] == (1667, pytest.approx(1666.6667))
+    wanted = {d["name"]: d for d in project_deployments()}
+    assert set(before["deployments"]) == set(wanted)
+    for name, (_, entrypoint, parameters, schedules) in before["deployments"].items():
+        assert entrypoint == wanted[name]["entrypoint"]
+        assert parameters == (wanted[name].get("parameters") or {})
+        assert [cron for _, cron in schedules] == [s["cron"] for s in wanted[name]["schedules"]]
+    assert [name for name, _, enabled in before["automations"] if enabled] == [
+        AUTOMATION_PREFIX + "notify when a provider circuit opens",
+        AUTOMATION_PREFIX + "notify when no incremental sync completed",
+        AUTOMATION_PREFIX + "replay failures after a failed product sync",
+    ]
+
+    again = stack.command("-m", "catalog_sync.cli", "deploy")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "0 change(s)" in again.stdout
+    assert not [
+        line for line in again.stdout.splitlines() if line.startswith(("created", "updated", "deleted"))
+    ]
+    assert _server_state(stack) == before
+
+
+def test_manual_full_sync_through_the_worker_completes_with_its_artifacts(stack: Stack) -> None:
+    flow_run_id = _run_deployment(stack, "sync-products/anar360-sazito-full")
+    assert _wait_for_end(stack, flow_run_id) == "COMPLETED", stack.logs()
+    assert verify_store(stack.sandbox.state).ok
+
+    async def artifacts(client: PrefectClient) -> set[str]:
+        found = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+        return {a.key for a in found if a.key}
+
+    keys = stack.api(artifacts)
+    assert {"anar360-sazito-full-summary", "anar360-sazito-full-report", "anar360-sazito-progress"} <= keys, keys
+
+
+def test_a_failed_sync_starts_retry_failures_and_the_open_circuit_is_notified(stack: Stack) -> None:
+    stack.sandbox.state.configure(fault_rate=1.0)
+    try:
+        flow_run_id = _run_deployment(stack, "sync-products/anar360-sazito-incremental")
+        assert _wait_for_end(stack, flow_run_id) == "FAILED"
+    finally:
+        stack.sandbox.state.configure(fault_rate=0.0)
+
+    async def retry_runs(client: PrefectClient) -> list[Any]:
+        runs = await client.read_flow_runs(
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["anar360-sazito-retry"]))
+        )
+        return list(runs)
+
+    runs = wait_until(lambda: stack.api(retry_runs), timeout_s=90, what="the automation's retry-failures run")
+    assert runs[0].created_by is not None and runs[0].created_by.type == "AUTOMATION", runs[0].created_by
+    assert _wait_for_end(stack, runs[0].id) == "COMPLETED"
+
+    alerts = wait_until(
+        lambda: [a for a in stack.webhook.received if "circuit opened" in str(a.get("subject"))],
+        timeout_s=60,
+        what="the circuit-open notification",
+    )
+    assert "catalog-sync.provider.anar360" in alerts[0]["subject"]

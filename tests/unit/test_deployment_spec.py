@@ -1,0 +1,171 @@
+"""prefect.yaml and the wanted server state of `catalog-sync deploy`, checked without a server."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from prefect.client.schemas.schedules import CronSchedule
+from prefect.flows import load_flow_from_entrypoint
+
+from catalog_sync.cli import main
+from deployments.setup import deployment_names
+from deployments.spec import (
+    CIRCUIT_OPENED_EVENT,
+    INCREMENTAL,
+    RETRY,
+    WORK_POOL,
+    automations,
+    project_deployments,
+    project_pull_steps,
+    rate_limits,
+    server_view,
+    wanted_view,
+)
+from sync_core.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_entrypoint_imports_and_its_parameters_validate_against_the_flow() -> None:
+    for deployment in project_deployments():
+        flow = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))
+        parameters = deployment.get("parameters") or {}
+        validated = flow.validate_parameters(parameters)
+        assert {name: validated[name] for name in parameters} == parameters, deployment["name"]
+        for schedule in deployment["schedules"]:
+            CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
+        assert deployment["work_pool"]["name"] == WORK_POOL
+
+
+def test_a_parameter_the_flow_does_not_take_fails_validation() -> None:
+    from prefect.exceptions import ParameterTypeError
+
+    flow = load_flow_from_entrypoint(str(ROOT / "flows/sync_products.py:sync_products"))
+    with pytest.raises(ParameterTypeError):
+        flow.validate_parameters({"scope": "everything"})
+
+
+def test_the_deployments_the_issue_and_the_automations_name_exist() -> None:
+    names = deployment_names(ROOT)
+    assert len(names) == len(set(names)) == 5
+    assert {INCREMENTAL, RETRY, "sync-products/anar360-sazito-full"} <= set(names)
+    assert {name.split("/")[0] for name in names} == {
+        "sync-products",
+        "sync-catalogue",
+        "retry-failures",
+        "health-report",
+    }
+
+
+def test_prefect_yaml_holds_no_secret_values() -> None:
+    text = (ROOT / "prefect.yaml").read_text()
+    for name in ("ANAR360_TOKEN", "SAZITO_KEY", "DATABASE_URL"):
+        assert f"{name}:" not in text and f"{name}=" not in text
+
+
+def test_rate_limits_decay_at_the_per_minute_budget() -> None:
+    limits = {
+        lim.name: lim for lim in rate_limits(Settings(rate_limit_per_min=240, sazito_rate_limit_per_min=30))
+    }
+    assert (limits["anar360-requests"].limit, limits["anar360-requests"].slot_decay_per_second) == (4, 4.0)
+    assert (limits["sazito-requests"].limit, limits["sazito-requests"].slot_decay_per_second) == (1, 0.5)
+
+
+def test_without_a_notification_block_only_the_replay_automation_is_wanted() -> None:
+    ids = {INCREMENTAL: uuid4(), RETRY: uuid4()}
+    (replay,) = automations(Settings(), ids, None)
+    assert replay.trigger.expect == {"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}  # type: ignore[union-attr]
+    assert replay.trigger.match_related.model_dump() == {  # type: ignore[union-attr]
+        "prefect.resource.role": "flow",
+        "prefect.resource.name": "sync-products",
+    }
+    assert replay.actions[0].deployment_id == ids[RETRY]  # type: ignore[union-attr]
+
+
+def test_alerts_watch_the_circuit_event_and_the_incremental_deployment() -> None:
+    ids, block = {INCREMENTAL: uuid4(), RETRY: uuid4()}, uuid4()
+    _, circuit, stale = automations(Settings(stale_sync_alert_s=1800), ids, block)
+    assert circuit.trigger.expect == {CIRCUIT_OPENED_EVENT}  # type: ignore[union-attr]
+    assert stale.trigger.posture == "Proactive"  # type: ignore[union-attr]
+    assert stale.trigger.within == timedelta(minutes=30)  # type: ignore[union-attr]
+    assert stale.trigger.match_related.model_dump() == {
+        "prefect.resource.id": f"prefect.deployment.{ids[INCREMENTAL]}"
+    }  # type: ignore[union-attr]
+    assert all(a.actions[0].block_document_id == block for a in (circuit, stale))  # type: ignore[union-attr]
+
+
+def _as_server_would_store(deployment: dict[str, Any], pull: list[dict[str, Any]]) -> Any:
+    limit = deployment.get("concurrency_limit")
+    return SimpleNamespace(
+        entrypoint=deployment["entrypoint"],
+        parameters=deployment.get("parameters") or {},
+        description=deployment.get("description"),
+        tags=list(reversed(deployment["tags"])),
+        work_pool_name=deployment["work_pool"]["name"],
+        work_queue_name="default",
+        job_variables={},
+        schedules=[
+            SimpleNamespace(schedule=CronSchedule(cron=s["cron"], timezone=s["timezone"]), active=True)
+            for s in deployment["schedules"]
+        ],
+        pull_steps=pull,
+        global_concurrency_limit=SimpleNamespace(limit=limit) if limit else None,
+    )
+
+
+def test_a_deployment_stored_as_declared_shows_no_drift_and_a_changed_schedule_does() -> None:
+    pull = project_pull_steps()
+    for deployment in project_deployments():
+        stored = _as_server_would_store(deployment, pull)
+        assert wanted_view(deployment, pull) == server_view(stored)
+        stored.schedules[0].schedule = CronSchedule(cron="0 0 * * *", timezone="UTC")
+        changed = [k for k, v in wanted_view(deployment, pull).items() if v != server_view(stored)[k]]
+        assert changed == ["schedules"]
+
+
+def test_pull_steps_resolve_catalog_sync_home_like_prefect_deploy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CATALOG_SYNC_HOME", raising=False)
+    assert project_pull_steps() == [
+        {"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}
+    ]
+    monkeypatch.setenv("CATALOG_SYNC_HOME", "/opt/catalog-sync")
+    assert project_pull_steps()[0]["prefect.deployments.steps.set_working_directory"] == {
+        "directory": "/opt/catalog-sync"
+    }
+
+
+def test_deploy_without_prefect_api_url_is_a_one_line_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    assert main(["deploy"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("catalog-sync: PREFECT_API_URL is not set") and "\n" not in err
+
+
+def test_deploy_against_a_server_that_is_not_there_is_a_one_line_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        assert main(["deploy"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err.startswith("catalog-sync: cannot reach the Prefect API at http://127.0.0.1:9/api")
+        and "\n" not in err
+    )
+
+
+def test_a_bad_notify_block_reference_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sync_core.errors import ConfigError
+    from sync_core.settings import load_settings
+
+    monkeypatch.setenv("NOTIFY_BLOCK", "Slack Webhook")
+    with pytest.raises(ConfigError, match="NOTIFY_BLOCK: .*<block-type-slug>/<block-name>"):
+        load_settings()
