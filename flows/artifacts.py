@@ -1,16 +1,22 @@
-"""Prefect artifacts every run leaves: a summary table, a diff preview for dry runs, and progress."""
+"""Prefect artifacts every run leaves: a summary table, a report, a diff preview for dry runs, and progress."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from uuid import UUID
 
+from prefect import get_run_logger
 from prefect.artifacts import (
     create_markdown_artifact,
     create_progress_artifact,
     create_table_artifact,
     update_progress_artifact,
 )
+from prefect.exceptions import MissingContextError
+
+from sync_core.reports import render_run_report, run_report
+from tasks.runtime import current_settings
 
 COUNTS = ("fetched", "mapped", "pushed", "unchanged", "skipped", "failed", "requests")
 
@@ -39,3 +45,28 @@ def publish_summary(summary: dict[str, Any]) -> None:
         create_markdown_artifact(
             "**Dry run: first changes that would be written**\n\n" + "\n".join(lines), key=f"{key}-dry-run"
         )
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter[Any]:
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)
+
+
+def publish_report(run_id: int) -> None:
+    """The run's report (slowest endpoints, request p95, outcomes, failures) as the markdown artifact
+    ``<pipeline>-<scope>-report``. Never raises: a report that fails is logged, so it cannot mask the
+    run's own outcome or error."""
+    try:
+        settings = current_settings()
+        bases = {"anar360": settings.anar360_base, "sazito": settings.sazito_base}
+        report = run_report(settings.database_url, run_id=run_id, bases=bases)
+        key = f"{report['pipeline']}-{report['scope']}-report".replace("_", "-")
+        create_markdown_artifact(
+            render_run_report(report),
+            key=key,
+            description=f"run {run_id}: {report['status']}, p95 {report['p95_ms']} ms",
+        )
+    except Exception:
+        _logger().warning("run %s: could not publish the run report", run_id, exc_info=True)

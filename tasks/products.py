@@ -18,6 +18,7 @@ from sync_core.models import CataloguePage, PageRequest, SourcePage
 from sync_core.paging import fetch_numbered
 from sync_core.pipeline import PIPELINE, SOURCE, TARGET, PageResult, sync_page
 from sync_core.runs import add_counts, finish_run, get_cursor, set_cursor, start_run
+from tasks.events import emit_items_quarantined
 from tasks.policy import RETRY_TRANSIENT, batch_cache_key
 from tasks.runtime import current_settings, release, resources
 
@@ -161,7 +162,10 @@ def sync_pages(run_id: int, pages: list[SourcePage], dry_run: bool) -> PageResul
         next=pages[-1].next,
         total=pages[0].total,
     )
-    return sync_page(res.settings, batch, res.target, run_id=run_id, dry_run=dry_run)
+    result = sync_page(res.settings, batch, res.target, run_id=run_id, dry_run=dry_run)
+    if not dry_run:  # a dry run records no failures, so it quarantines nothing
+        emit_items_quarantined(PIPELINE, run_id, result)
+    return result
 
 
 @task(name="finish-product-sync", cache_policy=NO_CACHE)

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from prefect.concurrency.sync import rate_limit
-from prefect.events import emit_event
 
 from sync_core.audit import DbAuditSink, DbBreakerStore, DbEventSink
 from sync_core.connectors.anar360 import Anar360
 from sync_core.connectors.sazito import Sazito
 from sync_core.settings import Settings, load_settings
+from tasks.events import forward_to_prefect
 
 _lock = threading.Lock()
 _runs: dict[int, RunResources] = {}
@@ -29,17 +29,6 @@ def prefect_pacer(provider: str, settings: Settings) -> Callable[[], None] | Non
     if not settings.use_prefect_rate_limits:
         return None
     return lambda: rate_limit(f"{provider}-requests", occupy=1, strict=False)
-
-
-def forward_to_prefect(kind: str, data: dict[str, Any]) -> None:
-    """Circuit transitions and rate limiting become Prefect events that automations can react to."""
-    provider = str(data.get("provider", "unknown"))
-    payload = {k: v for k, v in data.items() if isinstance(v, str | int | float | bool | type(None))}
-    emit_event(
-        event=f"catalog-sync.{kind.replace('_', '-')}",
-        resource={"prefect.resource.id": f"catalog-sync.provider.{provider}"},
-        payload=payload,
-    )
 
 
 @dataclass

@@ -1,0 +1,91 @@
+"""Prefect events of catalog-sync, for automations and the event feed: all emitted from here.
+
+- ``catalog-sync.circuit-opened`` / ``-half-open`` / ``-closed`` and ``catalog-sync.rate-limited``:
+  the HTTP layer's events, forwarded (resource ``catalog-sync.provider.<provider>``);
+- ``catalog-sync.items-quarantined``: a batch of pages left items in ``failures``
+  (resource ``catalog-sync.pipeline.<pipeline>``, related ``catalog-sync.run.<run_id>``);
+- ``catalog-sync.run-summary``: a run ended, with its status, duration, counters and failure reasons
+  (resource ``catalog-sync.run.<run_id>``, related ``catalog-sync.pipeline.<pipeline>``).
+
+Events are best-effort: a failure to emit is logged and never fails or masks a run.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from prefect.events import emit_event
+
+from sync_core.pipeline import PageResult
+from sync_core.runs import COUNTERS
+
+log = logging.getLogger(__name__)
+
+
+def _scalars(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if isinstance(v, str | int | float | bool | type(None))}
+
+
+def _emit(
+    event: str, resource: dict[str, str], payload: dict[str, Any], related: list[dict[str, str]]
+) -> None:
+    try:
+        emit_event(event=event, resource=resource, payload=payload, related=related or None)
+    except Exception:
+        log.exception("could not emit the Prefect event %s", event)
+
+
+def _pipeline(pipeline: str, role: str | None = None) -> dict[str, str]:
+    resource = {"prefect.resource.id": f"catalog-sync.pipeline.{pipeline}", "prefect.resource.name": pipeline}
+    return {**resource, "prefect.resource.role": role} if role else resource
+
+
+def _run(run_id: int, role: str | None = None) -> dict[str, str]:
+    resource = {"prefect.resource.id": f"catalog-sync.run.{run_id}", "prefect.resource.name": f"run {run_id}"}
+    return {**resource, "prefect.resource.role": role} if role else resource
+
+
+def forward_to_prefect(kind: str, data: dict[str, Any]) -> None:
+    """Circuit transitions and rate limiting (the HTTP layer's event sink) become Prefect events."""
+    provider = str(data.get("provider", "unknown"))
+    _emit(
+        f"catalog-sync.{kind.replace('_', '-')}",
+        {"prefect.resource.id": f"catalog-sync.provider.{provider}"},
+        _scalars(data),
+        [],
+    )
+
+
+def quarantined_reasons(result: PageResult) -> dict[str, int]:
+    """The reasons of a result's failed items (mapping and refused writes); skipped items are not failures."""
+    return {
+        reason: n for reason, n in sorted(result.reasons.items()) if n and not reason.startswith("skipped:")
+    }
+
+
+def emit_items_quarantined(pipeline: str, run_id: int, result: PageResult) -> None:
+    """``catalog-sync.items-quarantined`` when a batch put items in ``failures``; nothing otherwise."""
+    if not result.failed:
+        return
+    _emit(
+        "catalog-sync.items-quarantined",
+        _pipeline(pipeline),
+        {"count": result.failed, "reasons": quarantined_reasons(result), "run_id": run_id},
+        [_run(run_id, "run")],
+    )
+
+
+def emit_run_summary(summary: dict[str, Any]) -> None:
+    """``catalog-sync.run-summary`` with the run's status, duration, counters and failure reasons."""
+    names = ("run_id", "pipeline", "scope", "status", "dry_run", "duration_s", "error", *COUNTERS)
+    payload: dict[str, Any] = {name: summary.get(name) for name in names}
+    payload["reasons"] = dict(summary.get("reasons") or {})
+    # What only some flows report: created products (sync), replay outcomes (retry), variants read (catalogue).
+    payload.update({k: summary[k] for k in ("created", "replay", "catalogue_variants") if k in summary})
+    _emit(
+        "catalog-sync.run-summary",
+        _run(summary["run_id"]),
+        payload,
+        [_pipeline(summary["pipeline"], "pipeline")],
+    )
