@@ -88,6 +88,23 @@ def cmd_sync_catalogue(args: argparse.Namespace) -> int:
     return _run_flow(sync_catalogue)
 
 
+def cmd_sync_events(args: argparse.Namespace) -> int:
+    from urllib.parse import unquote, urlsplit
+
+    from sync_core.db import upgrade
+    from sync_core.settings import load_settings
+
+    settings = load_settings(**({"fever_provider_url": args.url} if args.url else {}))
+    settings.require("fever_provider_url")
+    feed = urlsplit(settings.fever_provider_url)
+    if feed.scheme == "file" and not os.path.isfile(unquote(feed.path)):
+        raise ConfigError(f"no such feed file: {unquote(feed.path)}")
+    upgrade(settings.database_url)
+    from flows.sync_events import sync_events
+
+    return _run_flow(sync_events, url=settings.fever_provider_url)
+
+
 def cmd_retry_failures(args: argparse.Namespace) -> int:
     preflight(source=False, target=True)
     from flows.maintenance import retry_failures
@@ -116,19 +133,23 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Serve the operations HTTP service; settings are checked now and re-read per request."""
+    """Serve the HTTP service; settings are checked now (operations routes re-read them per request)."""
     from catalog_sync.service import create_app
-    from catalog_sync.service.server import listen, serve
+    from catalog_sync.service.server import listen_workers, serve, serve_workers
     from sync_core.db import upgrade
 
     settings = _settings()
-    sock = listen(args.host, args.port)
+    sockets = listen_workers(args.host, args.port, args.workers)
     try:  # a database that is down now is reported by /health, not a reason to refuse to start
         upgrade(settings.database_url)
     except PersistenceError as exc:
         print(f"catalog-sync: warning: {exc}", file=sys.stderr)
-    print(f"catalog-sync service on http://{args.host}:{args.port} (API docs at /docs)", flush=True)
-    serve(create_app(), sock)
+    workers = f", {args.workers} workers" if args.workers > 1 else ""
+    print(f"catalog-sync service on http://{args.host}:{args.port} (API docs at /docs{workers})", flush=True)
+    if args.workers > 1:
+        serve_workers(sockets)
+    else:
+        serve(create_app(), sockets[0])
     return EXIT_OK
 
 
@@ -182,7 +203,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     base = f"http://{args.host}:{args.port}"
     print(
         f"sandbox on {base}\n  ANAR360_BASE={base}/anar360/api/360  ANAR360_TOKEN={config.anar360_token}\n"
-        f"  SAZITO_BASE={base}/sazito/api/v1  SAZITO_KEY={config.sazito_key}",
+        f"  SAZITO_BASE={base}/sazito/api/v1  SAZITO_KEY={config.sazito_key}\n"
+        f"  FEVER_PROVIDER_URL={base}/fever/api/events",
         flush=True,
     )
     serve(config, host=args.host, port=args.port)
@@ -269,6 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_parser("catalogue", help="re-read the store catalogue: links and current values").set_defaults(
         handler=cmd_sync_catalogue
     )
+    events = sync.add_parser("events", help="store the events feed (FEVER_PROVIDER_URL) for /search")
+    events.add_argument(
+        "--url", help="read this feed instead: http(s)://... or file:///path/to/answer.xml (a saved answer)"
+    )
+    events.set_defaults(handler=cmd_sync_events)
 
     retry = sub.add_parser(
         "retry-failures", help="replay due failed writes; mark dead after FAILURE_MAX_ATTEMPTS"
@@ -282,9 +309,15 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--json", action="store_true", help="print JSON")
     health.set_defaults(handler=cmd_health)
 
-    serve = sub.add_parser("serve", help="HTTP service: /health, /runs, /failures, /metrics, /docs")
+    serve = sub.add_parser("serve", help="HTTP service: /search, /health, /runs, /failures, /metrics, /docs")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    serve.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="server processes sharing the port (default 1; about one per core for /search under load)",
+    )
     serve.set_defaults(handler=cmd_serve)
 
     deploy = sub.add_parser(

@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 import yaml
+from dotenv import dotenv_values
 from prefect.automations import (
     AutomationCore,
     EventTrigger,
@@ -36,6 +37,7 @@ PRODUCT_FLOW = "sync-products"
 INCREMENTAL = "sync-products/anar360-sazito-incremental"
 RETRY = "retry-failures/anar360-sazito-retry"
 CIRCUIT_OPENED_EVENT = "catalog-sync.circuit-opened"
+HOURLY = "0 * * * *"
 ENV_TEMPLATE = re.compile(r"\{\{\s*\$(\w+)\s*\}\}")
 
 
@@ -61,42 +63,50 @@ def rate_limits(settings: Settings) -> list[RateLimit]:
     return limits
 
 
+def deploy_environment(project_dir: Path = PROJECT_DIR) -> dict[str, str]:
+    """The environment `prefect deploy` runs in, with the defaults of the variables prefect.yaml uses.
+
+    `prefect deploy` replaces ``{{ $NAME }}`` by the variable's value when it is set, so these are fixed at
+    deploy time: CATALOG_SYNC_HOME (the workers' working directory: this checkout unless set, the same
+    path on every worker machine) and EVENT_SYNC_SCHEDULE (the events feed's cron, from the environment or
+    .env, hourly by default).
+    """
+    env = dict(os.environ)
+    env.setdefault("CATALOG_SYNC_HOME", str(project_dir))
+    env.setdefault("EVENT_SYNC_SCHEDULE", _dotenv_value(project_dir, "EVENT_SYNC_SCHEDULE") or HOURLY)
+    return env
+
+
+def _dotenv_value(project_dir: Path, name: str) -> str | None:
+    path = project_dir / ".env"
+    return dotenv_values(path).get(name) if path.exists() else None
+
+
+def _resolve(value: Any, env: dict[str, str]) -> Any:
+    """``{{ $NAME }}`` replaced as `prefect deploy` replaces it (unset variables stay as they are)."""
+    if isinstance(value, dict):
+        return {k: _resolve(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, env) for v in value]
+    if isinstance(value, str):
+        return ENV_TEMPLATE.sub(lambda m: env.get(m.group(1), m.group(0)), value)
+    return value
+
+
 def _project(project_dir: Path) -> dict[str, Any]:
     with (project_dir / "prefect.yaml").open() as f:
-        document: dict[str, Any] = yaml.safe_load(f)
+        document: dict[str, Any] = _resolve(yaml.safe_load(f), deploy_environment(project_dir))
     return document
 
 
 def project_deployments(project_dir: Path = PROJECT_DIR) -> list[dict[str, Any]]:
-    """The deployments of prefect.yaml (anchors resolved), each with its entrypoint, parameters, schedules."""
+    """prefect.yaml's deployments as `prefect deploy` sends them (anchors and ``{{ $NAME }}`` resolved)."""
     return list(_project(project_dir).get("deployments") or [])
 
 
-def deploy_environment(project_dir: Path = PROJECT_DIR) -> dict[str, str]:
-    """The environment `prefect deploy` runs in: CATALOG_SYNC_HOME defaults to this checkout.
-
-    `prefect deploy` replaces ``{{ $NAME }}`` by the variable's value when it is set, so the workers' working
-    directory is fixed at deploy time: the same path on every worker machine, or set CATALOG_SYNC_HOME.
-    """
-    env = dict(os.environ)
-    env.setdefault("CATALOG_SYNC_HOME", str(project_dir))
-    return env
-
-
 def project_pull_steps(project_dir: Path = PROJECT_DIR) -> list[dict[str, Any]]:
-    """prefect.yaml's pull steps with ``{{ $NAME }}`` resolved as `prefect deploy` resolves them."""
-    env = deploy_environment(project_dir)
-
-    def resolve(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: resolve(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [resolve(v) for v in value]
-        if isinstance(value, str):
-            return ENV_TEMPLATE.sub(lambda m: env.get(m.group(1), m.group(0)), value)
-        return value
-
-    return list(resolve(_project(project_dir).get("pull") or []))
+    """prefect.yaml's pull steps, resolved likewise."""
+    return list(_project(project_dir).get("pull") or [])
 
 
 def wanted_view(deployment: dict[str, Any], pull_steps: list[dict[str, Any]]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
@@ -90,6 +90,7 @@ class _Call:
     resend_ok: bool
     correlation_id: str
     attempt: int = 0
+    sink: IO[bytes] | None = None  # a download: the 2xx body goes here, streamed, not into memory
 
     def retryable(self, exc: BaseException) -> bool:
         # A request that never reached the server (connect failure, 429) can be resent even if not idempotent.
@@ -97,6 +98,22 @@ class _Call:
             exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
         )
         return isinstance(exc, errors.TransientError) and (self.resend_ok or unsent)
+
+
+def _receive(response: httpx.Response, sink: IO[bytes]) -> None:
+    """The body of a streamed response: a 2xx one into ``sink`` from its start, any other read for the error."""
+    try:
+        if not response.is_success:
+            response.read()
+            return
+        sink.seek(0)
+        sink.truncate()
+        for chunk in response.iter_bytes():
+            sink.write(chunk)
+        sink.flush()
+        sink.seek(0)
+    finally:
+        response.close()
 
 
 class HttpClient:
@@ -186,6 +203,20 @@ class HttpClient:
         response: httpx.Response = retrying(self._attempt, call)
         return response
 
+    def download(self, path: str, sink: IO[bytes], *, context: str | None = None) -> httpx.Response:
+        """GET a large body into ``sink`` as it arrives (rewound and rewritten on a retry); the same
+        circuit, pacing, retries and audit as any request. Returns the (closed, body-less) response."""
+        call = _Call("GET", path, None, None, context, True, uuid.uuid4().hex, sink=sink)
+        retrying = Retrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=self._wait,
+            sleep=self._sleep,
+            retry=retry_if_exception(call.retryable),
+            reraise=True,
+        )
+        response: httpx.Response = retrying(self._attempt, call)
+        return response
+
     def get_json(self, path: str, *, params: dict[str, Any] | None = None, context: str | None = None) -> Any:
         """GET and decode JSON; a 2xx body that is not JSON raises TransientError."""
         return self.json_body(self.request("GET", path, params=params, context=context))
@@ -222,7 +253,9 @@ class HttpClient:
         response: httpx.Response | None = None
         t0 = time.perf_counter()
         try:
-            response = self._client.send(request)
+            response = self._client.send(request, stream=call.sink is not None)
+            if call.sink is not None:
+                _receive(response, call.sink)
             error = self._response_error(call, response)
         except httpx.TransportError as exc:
             error = self._transport_error(call, request, exc)
@@ -325,7 +358,7 @@ class HttpClient:
                 request_body=redact_body(request.content, self._secrets, limit) if limit else None,
                 response_body=(
                     redact_body(response.content, self._secrets, limit)
-                    if limit and response is not None
+                    if limit and response is not None and call.sink is None
                     else None
                 ),
             )

@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     sazito_base: str = Field("", description="Sazito store API base, e.g. https://shop.example.com/api/v1")
     sazito_key: SecretStr | None = Field(None, description="Sazito X-API-KEY")
 
+    fever_provider_url: str = Field(
+        "", description="Fever events feed: an http(s):// URL, or file:///path for a saved answer"
+    )
+    event_sync_schedule: str = Field(
+        "0 * * * *", description="Cron of the sync-events/fever-hourly deployment (applied by `deploy`)"
+    )
+
     http_timeout: float = Field(15.0, gt=0, le=300, description="Seconds before one HTTP call times out")
     http_retries: int = Field(4, ge=0, le=10, description="Retries per request for transient failures")
     http_retry_backoff_ms: int = Field(
@@ -92,6 +99,22 @@ class Settings(BaseSettings):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         if not value.startswith(("sqlite:", "postgresql+psycopg:")):
             raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
+        return value
+
+    @field_validator("fever_provider_url")
+    @classmethod
+    def _feed_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://", "file://")):
+            raise ValueError("must be an http://, https:// or file:// URL")
+        return value
+
+    @field_validator("event_sync_schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if len(value.split(" ")) != 5:
+            raise ValueError("must be a cron expression of 5 fields, e.g. '0 * * * *'")
         return value
 
     @field_validator("notify_block")

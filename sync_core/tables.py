@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -178,3 +180,37 @@ class CatalogueTitle(SQLModel, table=True):
     target_key: str = Field(max_length=128)
     target_product_key: str | None = Field(default=None, max_length=128)
     seen_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+
+
+class Event(SQLModel, table=True):
+    """One plan of an online base plan of an events feed. Kept when it leaves the feed (still searchable).
+
+    ``id`` is derived from (base_plan_id, plan_id), so it is stable across syncs; ``fingerprint`` is the digest
+    of the content, so a sync writes only the events whose content changed. Feed times are naive and read
+    as UTC.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        sa.UniqueConstraint("base_plan_id", "plan_id"),
+        # /search: starts_at >= :from AND ends_at <= :to ORDER BY starts_at, from the index alone.
+        sa.Index("ix_events_starts_at_ends_at", "starts_at", "ends_at"),
+    )
+
+    id: uuid.UUID = Field(primary_key=True)
+    base_plan_id: str = Field(max_length=64)
+    plan_id: str = Field(max_length=64)
+    title: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    organizer_company_id: str | None = Field(default=None, max_length=64)
+    starts_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+    ends_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+    sell_from: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+    sell_to: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+    sold_out: bool = False
+    min_price: Decimal = Field(sa_column=sa.Column(sa.Numeric(12, 2), nullable=False))
+    max_price: Decimal = Field(sa_column=sa.Column(sa.Numeric(12, 2), nullable=False))
+    zones: list[dict[str, Any]] = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False))
+    fingerprint: str = Field(max_length=64)
+    first_seen_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+    last_seen_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+    last_changed_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))

@@ -64,14 +64,14 @@ def quarantined_reasons(result: PageResult) -> dict[str, int]:
     }
 
 
-def emit_items_quarantined(pipeline: str, run_id: int, result: PageResult) -> None:
-    """``catalog-sync.items-quarantined`` when a batch put items in ``failures``; nothing otherwise."""
-    if not result.failed:
+def emit_items_quarantined(pipeline: str, run_id: int, count: int, reasons: dict[str, int]) -> None:
+    """``catalog-sync.items-quarantined`` when a batch put ``count`` items in ``failures``; nothing if 0."""
+    if not count:
         return
     _emit(
         "catalog-sync.items-quarantined",
         _pipeline(pipeline),
-        {"count": result.failed, "reasons": quarantined_reasons(result), "run_id": run_id},
+        {"count": count, "reasons": reasons, "run_id": run_id},
         [_run(run_id, "run")],
     )
 

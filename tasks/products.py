@@ -18,7 +18,7 @@ from sync_core.models import CataloguePage, PageRequest, SourcePage
 from sync_core.paging import fetch_numbered
 from sync_core.pipeline import PIPELINE, SOURCE, TARGET, PageResult, sync_page
 from sync_core.runs import add_counts, finish_run, get_cursor, set_cursor, start_run
-from tasks.events import emit_items_quarantined
+from tasks.events import emit_items_quarantined, quarantined_reasons
 from tasks.policy import RETRY_TRANSIENT, batch_cache_key
 from tasks.runtime import current_settings, release, resources
 
@@ -164,7 +164,7 @@ def sync_pages(run_id: int, pages: list[SourcePage], dry_run: bool) -> PageResul
     )
     result = sync_page(res.settings, batch, res.target, run_id=run_id, dry_run=dry_run)
     if not dry_run:  # a dry run records no failures, so it quarantines nothing
-        emit_items_quarantined(PIPELINE, run_id, result)
+        emit_items_quarantined(PIPELINE, run_id, result.failed, quarantined_reasons(result))
     return result
 
 

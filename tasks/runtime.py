@@ -42,7 +42,8 @@ class RunResources:
     _source: Anar360 | None = None
     _target: Sazito | None = None
 
-    def _kwargs(self, provider: str) -> dict[str, Any]:
+    def wiring(self, provider: str) -> dict[str, Any]:
+        """Audit, shared circuit state, pacing and event forwarding for a connector of ``provider``."""
         url = self.settings.database_url
         return {
             "audit": self.audit,
@@ -56,13 +57,13 @@ class RunResources:
     @property
     def source(self) -> Anar360:
         if self._source is None:
-            self._source = Anar360(self.settings, **self._kwargs("anar360"))
+            self._source = Anar360(self.settings, **self.wiring("anar360"))
         return self._source
 
     @property
     def target(self) -> Sazito:
         if self._target is None:
-            self._target = Sazito(self.settings, **self._kwargs("sazito"))
+            self._target = Sazito(self.settings, **self.wiring("sazito"))
         return self._target
 
     def close(self) -> None:

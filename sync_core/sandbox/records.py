@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sync_core.sandbox.fever_feed import FeverFeedConfig
 from sync_core.sandbox.rules import VariantValues
 
 DAY_MS = 86_400_000
@@ -18,7 +19,7 @@ ENVELOPES = ("wrapped", "flat", "bare", "mixed")
 
 @dataclass
 class SandboxConfig:
-    """Knobs of the simulated Anar360 + Sazito pair; those in state.RUNTIME_KNOBS can change at run time."""
+    """Knobs of the simulated providers; those in state.RUNTIME_KNOBS can change at run time."""
 
     products: int = 200  # Anar360 products
     variants: int = 3  # variants per product
@@ -38,6 +39,9 @@ class SandboxConfig:
     sazito_key: str = "sandbox-key"
     anar360_max_limit: int = 100  # server cap on Anar360 `limit`
     sazito_max_page_size: int = 100  # server cap on Sazito `page_size`
+    fever_base_plans: int = 200  # base plans in the Fever feed (/fever/api/events), at least 6
+    fever_plans_per_base: int = 2  # plans per Fever base plan
+    fever_zones_per_plan: int = 3  # zones per Fever plan, at least 2
 
     def __post_init__(self) -> None:
         if self.envelope not in ENVELOPES:
@@ -57,6 +61,16 @@ class SandboxConfig:
             raise ValueError("latency_ms, rate_limit and the burst knobs must be >= 0")
         if self.anar360_max_limit < 1 or self.sazito_max_page_size < 1 or self.merchant_products < 0:
             raise ValueError("page caps must be >= 1 and merchant_products >= 0")
+        self.fever_feed()  # refuses a feed too small to carry every quirk
+
+    def fever_feed(self) -> FeverFeedConfig:
+        """The Fever feed these knobs describe (same seed); raises ValueError for sizes it refuses."""
+        return FeverFeedConfig(
+            base_plans=self.fever_base_plans,
+            plans_per_base=self.fever_plans_per_base,
+            zones_per_plan=self.fever_zones_per_plan,
+            seed=self.seed,
+        )
 
 
 @dataclass

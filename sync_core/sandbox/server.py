@@ -1,4 +1,4 @@
-"""Mounting and serving the sandbox: one ASGI app for both simulators plus the `/_sandbox` control API."""
+"""Mounting and serving the sandbox: one ASGI app for the simulators plus the `/_sandbox` control API."""
 
 from __future__ import annotations
 
@@ -19,21 +19,25 @@ from starlette.routing import Mount
 from sync_core.sandbox.admin_app import build_admin_app
 from sync_core.sandbox.anar360_app import build_anar360_app
 from sync_core.sandbox.catalogue import SandboxConfig
+from sync_core.sandbox.fever_app import build_fever_app
 from sync_core.sandbox.sazito_app import build_sazito_app
 from sync_core.sandbox.state import SandboxState
 
 ANAR360_PREFIX = "/anar360/api/360"
 SAZITO_PREFIX = "/sazito/api/v1"
+FEVER_PREFIX = "/fever"
+FEVER_FEED_PATH = FEVER_PREFIX + "/api/events"
 ADMIN_PREFIX = "/_sandbox"
 STARTUP_TIMEOUT_S = 10.0
 
 
 def build_app(state: SandboxState) -> Starlette:
-    """Anar360 at /anar360/api/360, Sazito at /sazito/api/v1, control API at /_sandbox."""
+    """Anar360 at /anar360/api/360, Sazito at /sazito/api/v1, Fever at /fever, control API at /_sandbox."""
     return Starlette(
         routes=[
             Mount(ANAR360_PREFIX, app=build_anar360_app(state)),
             Mount(SAZITO_PREFIX, app=build_sazito_app(state)),
+            Mount(FEVER_PREFIX, app=build_fever_app(state)),
             Mount(ADMIN_PREFIX, app=build_admin_app(state)),
         ]
     )
@@ -61,6 +65,7 @@ class SandboxHandle:
     url: str
     anar360_base: str
     sazito_base: str
+    fever_url: str  # the Fever feed (FEVER_PROVIDER_URL)
     anar360_token: str
     sazito_key: str
     state: SandboxState
@@ -108,6 +113,7 @@ def running_sandbox(
             url=url,
             anar360_base=url + ANAR360_PREFIX,
             sazito_base=url + SAZITO_PREFIX,
+            fever_url=url + FEVER_FEED_PATH,
             anar360_token=state.config.anar360_token,
             sazito_key=state.config.sazito_key,
             state=state,

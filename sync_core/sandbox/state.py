@@ -65,6 +65,7 @@ class SandboxState:
         self._applied_write_calls = 0
         self.waiting_writes = 0
         self.closing = False
+        self.fever_fetches = 0  # feed answers served; never reset, as it drives the feed's content
         self.reset_stats()
 
     # ----- knobs -------------------------------------------------------------------------------------
@@ -287,9 +288,15 @@ class SandboxState:
             self._counters["mutations"] += len(chosen)
             return chosen
 
+    def next_fever_fetch(self) -> int:
+        """Count one Fever feed answer and return its fetch number (1, 2, 3, ...)."""
+        with self.lock:
+            self.fever_fetches += 1
+            return self.fever_fetches
+
     # ----- stats -------------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
-        """Counters since the last reset: requests by route, statuses, faults, 429s, writes and more."""
+        """Counters since the last reset (fever_fetches: since start): requests, statuses, faults, writes."""
         with self.lock:
             data: dict[str, Any] = dict(self._counters)
             data["requests_total"] = sum(self._requests.values())
@@ -297,6 +304,7 @@ class SandboxState:
             data["statuses"] = dict(self._statuses)
             data["variant_write_counts"] = dict(self._per_variant)
             data["waiting_writes"] = self.waiting_writes
+            data["fever_fetches"] = self.fever_fetches
             return data
 
     def reset_stats(self) -> None:

@@ -17,7 +17,7 @@ from sync_core.sandbox.server import running_sandbox
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db_url: str) -> Path:
     """No .env, no provider settings; the state store is the test database (SQLite and PostgreSQL)."""
     monkeypatch.chdir(tmp_path)
-    for name in ("ANAR360_BASE", "ANAR360_TOKEN", "SAZITO_BASE", "SAZITO_KEY"):
+    for name in ("ANAR360_BASE", "ANAR360_TOKEN", "SAZITO_BASE", "SAZITO_KEY", "FEVER_PROVIDER_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("HTTP_RETRIES", "1")
@@ -122,7 +122,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    for command in ("demo", "sandbox", "sync", "retry-failures", "health", "runs", "db"):
+    for command in ("demo", "sandbox", "sync", "retry-failures", "health", "runs", "db", "deploy", "serve"):
         assert command in out
 
 
@@ -142,3 +142,18 @@ def test_bad_knobs_are_usage_errors(argv: list[str], capsys: pytest.CaptureFixtu
         code = int(exc.code or 0)
     assert code == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["sync", "events"], "missing setting: FEVER_PROVIDER_URL"),
+        (["sync", "events", "--url", "ftp://feeds.test/x.xml"], "invalid setting FEVER_PROVIDER_URL"),
+        (["sync", "events", "--url", "file:///no/such/feed.xml"], "no such feed file: /no/such/feed.xml"),
+    ],
+)
+def test_sync_events_mistakes_are_usage_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    assert message in one_line_error(capsys)

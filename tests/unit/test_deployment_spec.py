@@ -52,13 +52,14 @@ def test_a_parameter_the_flow_does_not_take_fails_validation() -> None:
 
 def test_the_deployments_the_issue_and_the_automations_name_exist() -> None:
     names = deployment_names(ROOT)
-    assert len(names) == len(set(names)) == 5
-    assert {INCREMENTAL, RETRY, "sync-products/anar360-sazito-full"} <= set(names)
+    assert len(names) == len(set(names)) == 6
+    assert {INCREMENTAL, RETRY, "sync-products/anar360-sazito-full", "sync-events/fever-hourly"} <= set(names)
     assert {name.split("/")[0] for name in names} == {
         "sync-products",
         "sync-catalogue",
         "retry-failures",
         "health-report",
+        "sync-events",
     }
 
 
@@ -137,6 +138,29 @@ def test_pull_steps_resolve_catalog_sync_home_like_prefect_deploy(monkeypatch: p
     assert project_pull_steps()[0]["prefect.deployments.steps.set_working_directory"] == {
         "directory": "/opt/catalog-sync"
     }
+
+
+def _events_cron() -> str:
+    (events,) = [d for d in project_deployments() if d["name"] == "fever-hourly"]
+    return str(events["schedules"][0]["cron"])
+
+
+def test_the_events_schedule_is_hourly_unless_event_sync_schedule_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("EVENT_SYNC_SCHEDULE", raising=False)
+    monkeypatch.setattr("deployments.spec._dotenv_value", lambda *_: None)
+    assert _events_cron() == "0 * * * *"
+    monkeypatch.setenv("EVENT_SYNC_SCHEDULE", "*/20 * * * *")
+    assert _events_cron() == "*/20 * * * *"
+
+
+def test_the_events_schedule_can_come_from_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from deployments.spec import deploy_environment
+
+    monkeypatch.delenv("EVENT_SYNC_SCHEDULE", raising=False)
+    (tmp_path / ".env").write_text("EVENT_SYNC_SCHEDULE=15 */2 * * *\n")
+    assert deploy_environment(tmp_path)["EVENT_SYNC_SCHEDULE"] == "15 */2 * * *"
 
 
 def test_deploy_without_prefect_api_url_is_a_one_line_usage_error(

@@ -13,7 +13,7 @@ import tasks.events
 from flows.artifacts import publish_report
 from sync_core.pipeline import PageResult
 from sync_core.runs import start_run
-from tasks.events import emit_items_quarantined, emit_run_summary, forward_to_prefect
+from tasks.events import emit_items_quarantined, emit_run_summary, forward_to_prefect, quarantined_reasons
 
 
 @pytest.fixture
@@ -26,7 +26,8 @@ def emitted(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 def test_items_quarantined_carries_count_and_failure_reasons(emitted: list[dict[str, Any]]) -> None:
     reasons = Counter({"invalid:bad-price": 2, "push:NotFound": 1, "skipped:mapping-missing": 5})
-    emit_items_quarantined("anar360-sazito", 7, PageResult(failed=3, skipped=5, reasons=reasons))
+    result = PageResult(failed=3, skipped=5, reasons=reasons)
+    emit_items_quarantined("anar360-sazito", 7, result.failed, quarantined_reasons(result))
     (event,) = emitted
     assert event["event"] == "catalog-sync.items-quarantined"
     assert event["resource"]["prefect.resource.id"] == "catalog-sync.pipeline.anar360-sazito"
@@ -39,9 +40,8 @@ def test_items_quarantined_carries_count_and_failure_reasons(emitted: list[dict[
 
 
 def test_nothing_quarantined_emits_nothing(emitted: list[dict[str, Any]]) -> None:
-    emit_items_quarantined(
-        "anar360-sazito", 7, PageResult(skipped=2, reasons=Counter({"skipped:mapping-missing": 2}))
-    )
+    result = PageResult(skipped=2, reasons=Counter({"skipped:mapping-missing": 2}))
+    emit_items_quarantined("anar360-sazito", 7, result.failed, quarantined_reasons(result))
     assert emitted == []
 
 

@@ -1,0 +1,63 @@
+"""The Fever events feed (contracts/fever.md): one GET of the whole current snapshot, as XML.
+
+The answer is spooled to a temporary file as it arrives (memory stays flat however large the feed is), then
+parsed as a stream by :func:`sync_core.mapping.fever_events.parse_feed`. A ``file://`` URL reads a saved
+answer instead (no HTTP).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import IO
+from urllib.parse import unquote, urlsplit
+
+from typing_extensions import Unpack
+
+from sync_core import errors
+from sync_core.connectors.base import HttpConnector, Wiring
+from sync_core.responses import default_reader
+from sync_core.settings import Settings
+
+SPOOL_IN_MEMORY_BYTES = 4 * 1024 * 1024  # a larger answer goes to a temporary file
+
+
+class FeverFeed(HttpConnector):
+    """The feed at FEVER_PROVIDER_URL (or ``url``); use as a context manager."""
+
+    name = "fever"
+
+    def __init__(self, settings: Settings, *, url: str | None = None, **wiring: Unpack[Wiring]) -> None:
+        self.url = url or settings.fever_provider_url
+        if not self.url:
+            settings.require("fever_provider_url")
+        parts = urlsplit(self.url)
+        self._file = Path(unquote(parts.path)) if parts.scheme == "file" else None
+        if parts.scheme not in ("http", "https", "file"):
+            raise errors.ConfigError(f"fever feed URL must be http(s):// or file://, not {self.url!r}")
+        base = f"{parts.scheme}://{parts.netloc}" if self._file is None else "http://localhost"
+        super().__init__(settings, base_url=base, headers={}, reader=default_reader, **wiring)
+        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+    def fetch(self) -> IO[bytes]:
+        """The whole answer, rewound, in a spooled temporary file (the caller closes it)."""
+        spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES)  # noqa: SIM115
+        try:
+            if self._file is not None:
+                self._copy_file(spool)
+            else:
+                self.http.download(self._path, spool, context="events feed")
+        except BaseException:
+            spool.close()
+            raise
+        return spool
+
+    def _copy_file(self, spool: IO[bytes]) -> None:
+        assert self._file is not None
+        try:
+            with self._file.open("rb") as f:
+                shutil.copyfileobj(f, spool)
+        except OSError as exc:
+            raise errors.ConfigError(f"fever: cannot read {self._file}: {exc.strerror}") from None
+        spool.seek(0)
