@@ -16,6 +16,7 @@ CPU user on the shared cores. Latencies are closed-loop (each connection waits f
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import importlib.util
 import json
@@ -293,24 +294,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(config.line(), file=sys.stderr, flush=True)
             with service(url, args.workers, workdir) as (base, process):
                 run = search_loadgen.run_wrk if loadgen == "wrk" else search_loadgen.run_python
-                if args.warmup > 0:
-                    run(
-                        base,
-                        paths,
-                        connections=args.connections,
-                        duration=args.warmup,
-                        threads=args.threads,
-                        workdir=workdir,
-                    )
-                cpu_before = _tree_cpu_s(process.pid)
-                result = run(
-                    base,
-                    paths,
-                    connections=args.connections,
-                    duration=args.duration,
-                    threads=args.threads,
-                    workdir=workdir,
+                drive = functools.partial(
+                    run, base, paths, connections=args.connections, threads=args.threads, workdir=workdir
                 )
+                if args.warmup > 0:
+                    drive(duration=args.warmup)
+                cpu_before = _tree_cpu_s(process.pid)
+                result = drive(duration=args.duration)
                 server_cpu = _tree_cpu_s(process.pid) - cpu_before
     print(report(config, result, server_cpu), flush=True)
     if result.requests and result.errors:

@@ -89,16 +89,15 @@ def cmd_sync_catalogue(args: argparse.Namespace) -> int:
 
 
 def cmd_sync_events(args: argparse.Namespace) -> int:
-    from urllib.parse import unquote, urlsplit
-
+    from sync_core.connectors.fever import feed_file
     from sync_core.db import upgrade
     from sync_core.settings import load_settings
 
     settings = load_settings(**({"fever_provider_url": args.url} if args.url else {}))
     settings.require("fever_provider_url")
-    feed = urlsplit(settings.fever_provider_url)
-    if feed.scheme == "file" and not os.path.isfile(unquote(feed.path)):
-        raise ConfigError(f"no such feed file: {unquote(feed.path)}")
+    path = feed_file(settings.fever_provider_url)
+    if path is not None and not path.is_file():
+        raise ConfigError(f"no such feed file: {path}")
     upgrade(settings.database_url)
     from flows.sync_events import sync_events
 

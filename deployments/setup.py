@@ -155,10 +155,10 @@ def _block_fields(block: Block) -> dict[str, Any]:
     }
 
 
-async def deployment_ids(client: PrefectClient, project_dir: Path) -> dict[str, UUID]:
-    """Ids of the prefect.yaml deployments on the server, by '<flow name>/<deployment name>'."""
+async def deployment_ids(client: PrefectClient, names: list[str]) -> dict[str, UUID]:
+    """Ids of these deployments ('<flow name>/<deployment name>') that exist on the server."""
     ids = {}
-    for name in deployment_names(project_dir):
+    for name in names:
         with contextlib.suppress(ObjectNotFound):
             ids[name] = (await client.read_deployment_by_name(name)).id
     return ids
@@ -172,11 +172,14 @@ def deployment_names(project_dir: Path) -> list[str]:
     return names
 
 
-async def deployment_drift(client: PrefectClient, project_dir: Path) -> dict[str, list[str]]:
-    """Per prefect.yaml deployment, what differs on the server (['missing'] when absent; [] when equal)."""
+async def deployment_drift(
+    client: PrefectClient, project_dir: Path, names: list[str]
+) -> dict[str, list[str]]:
+    """Per prefect.yaml deployment (``names`` in file order), what differs on the server (['missing'] when
+    absent; [] when equal)."""
     pull = project_pull_steps(project_dir)
     drift = {}
-    for name, wanted in zip(deployment_names(project_dir), project_deployments(project_dir), strict=True):
+    for name, wanted in zip(names, project_deployments(project_dir), strict=True):
         try:
             current = await client.read_deployment_by_name(name)
         except ObjectNotFound:
@@ -266,15 +269,16 @@ async def apply(
         note(block_changes)
         if block_id is None:
             log("(no NOTIFY_WEBHOOK_URL or NOTIFY_BLOCK: alert automations are not set up)")
+        names = deployment_names(project_dir)
         if deploy:
-            drift = await deployment_drift(client, project_dir)
+            drift = await deployment_drift(client, project_dir, names)
             if any(drift.values()):
                 await asyncio.to_thread(run_prefect_deploy, project_dir, log)
             else:
                 log("prefect deploy --all: skipped, the server's deployments match prefect.yaml")
             note([_deployment_change(name, fields) for name, fields in drift.items()])
-        ids = await deployment_ids(client, project_dir)
-        missing = [name for name in deployment_names(project_dir) if name not in ids]
+        ids = await deployment_ids(client, names)
+        missing = [name for name in names if name not in ids]
         if missing:
             raise ConfigError(
                 f"deployments missing on the server: {', '.join(missing)} (run without --no-deploy)"

@@ -15,7 +15,6 @@ from typing import Any
 from uuid import UUID
 
 import yaml
-from dotenv import dotenv_values
 from prefect.automations import (
     AutomationCore,
     EventTrigger,
@@ -24,7 +23,7 @@ from prefect.automations import (
     SendNotification,
 )
 
-from sync_core.settings import Settings
+from sync_core.settings import Settings, load_settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 WORK_POOL = "catalog-sync"
@@ -37,7 +36,6 @@ PRODUCT_FLOW = "sync-products"
 INCREMENTAL = "sync-products/anar360-sazito-incremental"
 RETRY = "retry-failures/anar360-sazito-retry"
 CIRCUIT_OPENED_EVENT = "catalog-sync.circuit-opened"
-HOURLY = "0 * * * *"
 ENV_TEMPLATE = re.compile(r"\{\{\s*\$(\w+)\s*\}\}")
 
 
@@ -68,18 +66,13 @@ def deploy_environment(project_dir: Path = PROJECT_DIR) -> dict[str, str]:
 
     `prefect deploy` replaces ``{{ $NAME }}`` by the variable's value when it is set, so these are fixed at
     deploy time: CATALOG_SYNC_HOME (the workers' working directory: this checkout unless set, the same
-    path on every worker machine) and EVENT_SYNC_SCHEDULE (the events feed's cron, from the environment or
-    .env, hourly by default).
+    path on every worker machine) and EVENT_SYNC_SCHEDULE (the setting of that name: the environment, else
+    the checkout's .env, else hourly).
     """
     env = dict(os.environ)
     env.setdefault("CATALOG_SYNC_HOME", str(project_dir))
-    env.setdefault("EVENT_SYNC_SCHEDULE", _dotenv_value(project_dir, "EVENT_SYNC_SCHEDULE") or HOURLY)
+    env["EVENT_SYNC_SCHEDULE"] = load_settings(_env_file=project_dir / ".env").event_sync_schedule
     return env
-
-
-def _dotenv_value(project_dir: Path, name: str) -> str | None:
-    path = project_dir / ".env"
-    return dotenv_values(path).get(name) if path.exists() else None
 
 
 def _resolve(value: Any, env: dict[str, str]) -> Any:

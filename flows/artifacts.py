@@ -16,6 +16,7 @@ from prefect.artifacts import (
 from prefect.exceptions import MissingContextError
 
 from sync_core.reports import render_run_report, run_report
+from tasks.events import emit_run_summary
 from tasks.runtime import current_settings
 
 COUNTS = ("fetched", "mapped", "pushed", "unchanged", "skipped", "failed", "requests")
@@ -70,3 +71,10 @@ def publish_report(run_id: int) -> None:
         )
     except Exception:
         _logger().warning("run %s: could not publish the run report", run_id, exc_info=True)
+
+
+def publish_run(summary: dict[str, Any]) -> None:
+    """What every flow leaves when a run ends: summary table, report artifact, run-summary event."""
+    publish_summary(summary)
+    publish_report(summary["run_id"])
+    emit_run_summary(summary)

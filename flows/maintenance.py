@@ -7,8 +7,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from flows.artifacts import publish_report, publish_summary
-from tasks.events import emit_run_summary
+from flows.artifacts import publish_run
 from tasks.maintenance import REPLAY_BATCH, build_health_report, close_run, open_run, replay_failures
 from tasks.products import read_catalogue
 
@@ -30,9 +29,7 @@ def sync_catalogue() -> dict[str, Any]:
     finally:
         summary = close_run(run_id, error)
         summary["catalogue_variants"] = variants
-        publish_summary(summary)
-        publish_report(run_id)
-        emit_run_summary(summary)
+        publish_run(summary)
     return summary
 
 
@@ -56,9 +53,7 @@ def retry_failures(max_batches: int = 10) -> dict[str, Any]:
     finally:
         summary = close_run(run_id, error)
         summary["replay"] = totals
-        publish_summary(summary)
-        publish_report(run_id)
-        emit_run_summary(summary)
+        publish_run(summary)
     if totals.get("dead"):
         logger.warning(
             "%s item(s) marked dead after the last allowed attempt: see `catalog-sync health`", totals["dead"]

@@ -6,8 +6,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from flows.artifacts import publish_report, publish_summary
-from tasks.events import emit_run_summary
+from flows.artifacts import publish_run
 from tasks.events_feed import open_events_run, sync_feed
 from tasks.maintenance import close_run
 
@@ -28,9 +27,7 @@ def sync_events(url: str | None = None) -> dict[str, Any]:
     finally:
         summary = close_run(run_id, error)
         summary.update(stored)
-        publish_summary(summary)
-        publish_report(run_id)
-        emit_run_summary(summary)
+        publish_run(summary)
         logger.info(
             "run %s %s: %s plans, %s new, %s changed, %s unchanged, %s quarantined, %s offline ignored",
             summary["run_id"],

@@ -7,9 +7,8 @@ from typing import Any, Literal
 from prefect import flow, get_run_logger
 from prefect.utilities.annotations import quote
 
-from flows.artifacts import publish_report, publish_summary, report_progress, start_progress
+from flows.artifacts import publish_run, report_progress, start_progress
 from sync_core.pipeline import PIPELINE, PageResult
-from tasks.events import emit_run_summary
 from tasks.products import begin_product_sync, fetch_pages, finish_product_sync, read_catalogue, sync_pages
 
 
@@ -49,9 +48,7 @@ def sync_products(
         raise
     finally:
         summary = finish_product_sync(start.run_id, start.window_start_ms, scope, dry_run, total, error)
-        publish_summary(summary)
-        publish_report(start.run_id)
-        emit_run_summary(summary)
+        publish_run(summary)
         logger.info(
             "run %s %s: pushed %s, unchanged %s, skipped %s, failed %s, %s requests",
             summary["run_id"],

@@ -192,21 +192,15 @@ class HttpClient:
         """
         method = method.upper()
         resend_ok = idempotent if idempotent is not None else method not in ("POST", "PATCH")
-        call = _Call(method, path, params, json, context, resend_ok, uuid.uuid4().hex)
-        retrying = Retrying(
-            stop=stop_after_attempt(self._attempts),
-            wait=self._wait,
-            sleep=self._sleep,
-            retry=retry_if_exception(call.retryable),
-            reraise=True,
-        )
-        response: httpx.Response = retrying(self._attempt, call)
-        return response
+        return self._send(_Call(method, path, params, json, context, resend_ok, uuid.uuid4().hex))
 
     def download(self, path: str, sink: IO[bytes], *, context: str | None = None) -> httpx.Response:
         """GET a large body into ``sink`` as it arrives (rewound and rewritten on a retry); the same
         circuit, pacing, retries and audit as any request. Returns the (closed, body-less) response."""
-        call = _Call("GET", path, None, None, context, True, uuid.uuid4().hex, sink=sink)
+        return self._send(_Call("GET", path, None, None, context, True, uuid.uuid4().hex, sink=sink))
+
+    def _send(self, call: _Call) -> httpx.Response:
+        """Attempt ``call`` until it succeeds, fails for good, or runs out of attempts."""
         retrying = Retrying(
             stop=stop_after_attempt(self._attempts),
             wait=self._wait,

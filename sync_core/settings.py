@@ -104,10 +104,7 @@ class Settings(BaseSettings):
     @field_validator("fever_provider_url")
     @classmethod
     def _feed_url(cls, value: str) -> str:
-        value = value.strip()
-        if value and not value.startswith(("http://", "https://", "file://")):
-            raise ValueError("must be an http://, https:// or file:// URL")
-        return value
+        return _url(value.strip(), ("http", "https", "file"))
 
     @field_validator("event_sync_schedule")
     @classmethod
@@ -128,18 +125,12 @@ class Settings(BaseSettings):
     @field_validator("notify_webhook_url")
     @classmethod
     def _webhook(cls, value: str) -> str:
-        value = value.strip()
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
+        return _url(value.strip(), ("http", "https"))
 
     @field_validator("anar360_base", "sazito_base")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
+        return _url(value.strip().rstrip("/"), ("http", "https"))
 
     @field_validator("anar360_token", "sazito_key")
     @classmethod
@@ -160,6 +151,14 @@ class Settings(BaseSettings):
         missing = [name.upper() for name in names if not getattr(self, name)]
         if missing:
             raise ConfigError(f"missing setting: {', '.join(missing)} (set it in the environment or .env)")
+
+
+def _url(value: str, schemes: tuple[str, ...]) -> str:
+    """``value`` if it is empty or starts with one of ``schemes`` + ``://``; else ValueError naming them."""
+    prefixes = [f"{scheme}://" for scheme in schemes]
+    if value and not value.startswith(tuple(prefixes)):
+        raise ValueError(f"must be an {', '.join(prefixes[:-1])} or {prefixes[-1]} URL")
+    return value
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -23,6 +23,12 @@ from sync_core.settings import Settings
 SPOOL_IN_MEMORY_BYTES = 4 * 1024 * 1024  # a larger answer goes to a temporary file
 
 
+def feed_file(url: str) -> Path | None:
+    """The local file a ``file://`` feed URL names; None for any other URL."""
+    parts = urlsplit(url)
+    return Path(unquote(parts.path)) if parts.scheme == "file" else None
+
+
 class FeverFeed(HttpConnector):
     """The feed at FEVER_PROVIDER_URL (or ``url``); use as a context manager."""
 
@@ -33,7 +39,7 @@ class FeverFeed(HttpConnector):
         if not self.url:
             settings.require("fever_provider_url")
         parts = urlsplit(self.url)
-        self._file = Path(unquote(parts.path)) if parts.scheme == "file" else None
+        self._file = feed_file(self.url)
         if parts.scheme not in ("http", "https", "file"):
             raise errors.ConfigError(f"fever feed URL must be http(s):// or file://, not {self.url!r}")
         base = f"{parts.scheme}://{parts.netloc}" if self._file is None else "http://localhost"

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from sync_core.db import get_engine, session_scope
 from sync_core.tables import ExternalRequest, Failure, SyncRun, utcnow
+from tests.store.rows import failure_row, request_row
 
 QUERIES = Path(__file__).parents[2] / "docs" / "operator-queries.sql"
 SAZITO = "http://shop.test/api/v1"
@@ -55,33 +56,13 @@ def at(text: str) -> datetime:
 
 
 def request(run_id: int, provider: str, method: str, url: str, ms: int, age: timedelta) -> dict[str, Any]:
-    return {
-        "run_id": run_id,
-        "provider": provider,
-        "method": method,
-        "url": url,
-        "duration_ms": ms,
-        "outcome": "success",
-        "correlation_id": "c",
-        "started_at": utcnow() - age,
-    }
+    return request_row(run_id, provider, method, url, ms, started_at=utcnow() - age)
 
 
 def failure(key: str, context: str, reason: str, status: str, attempts: int = 1) -> dict[str, Any]:
     now = utcnow()
-    return {
-        "pipeline": "anar360-sazito",
-        "context": context,
-        "item_key": key,
-        "payload": {},
-        "error_class": "E",
-        "reason": reason,
-        "last_error": "boom",
-        "attempts": attempts,
-        "status": status,
-        "first_failed_at": now - timedelta(hours=attempts),
-        "last_failed_at": now,
-    }
+    first = now - timedelta(hours=attempts)
+    return failure_row(key, context, reason, now, first_failed_at=first, status=status, attempts=attempts)
 
 
 @pytest.fixture

@@ -11,8 +11,10 @@ import sqlalchemy as sa
 from sync_core.db import session_scope
 from sync_core.reports import render_run_report, run_report
 from sync_core.tables import ExternalRequest, Failure, SyncRun, utcnow
+from tests.store.rows import PIPELINE
+from tests.store.rows import failure_row as failure
+from tests.store.rows import request_row as request
 
-PIPELINE = "anar360-sazito"
 SAZITO = "http://shop.test/api/v1"
 
 
@@ -32,37 +34,6 @@ def add_run(url: str, *, started: datetime, finished: datetime | None, **fields:
         return run.id
 
 
-def request(
-    run_id: int, provider: str, method: str, url: str, ms: int, outcome: str = "success"
-) -> dict[str, Any]:
-    return {
-        "run_id": run_id,
-        "provider": provider,
-        "method": method,
-        "url": url,
-        "duration_ms": ms,
-        "outcome": outcome,
-        "correlation_id": "c",
-        "started_at": utcnow(),
-    }
-
-
-def failure(key: str, context: str, reason: str, at: datetime, **fields: Any) -> dict[str, Any]:
-    return {
-        "pipeline": fields.pop("pipeline", PIPELINE),
-        "context": context,
-        "item_key": key,
-        "payload": {},
-        "error_class": "E",
-        "reason": reason,
-        "last_error": "boom",
-        "status": fields.pop("status", "pending"),
-        "first_failed_at": at - timedelta(days=1),
-        "last_failed_at": at,
-        **fields,
-    }
-
-
 @pytest.fixture
 def seeded(db_url: str) -> int:
     """A finished run with 24 requests of known durations and failures in and around its time."""
@@ -76,9 +47,9 @@ def seeded(db_url: str) -> int:
         for i in range(1, 21)
     ]
     requests += [
-        request(run_id, "sazito", "PUT", f"{SAZITO}/accounting/bulk-update-price", 400, "retry"),
+        request(run_id, "sazito", "PUT", f"{SAZITO}/accounting/bulk-update-price", 400, outcome="retry"),
         request(run_id, "anar360", "GET", "http://anar.test/api/360/products?page=1&token=REDACTED", 5),
-        request(run_id, "anar360", "GET", "http://anar.test/api/360/products?page=2", 7, "timeout"),
+        request(run_id, "anar360", "GET", "http://anar.test/api/360/products?page=2", 7, outcome="timeout"),
         request(run_id, "anar360", "GET", "http://anar.test/api/360/products?page=3", 100),
         request(other, "sazito", "PUT", f"{SAZITO}/accounting/update-price/1", 99_999),  # another run's
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -140,19 +141,19 @@ def test_pull_steps_resolve_catalog_sync_home_like_prefect_deploy(monkeypatch: p
     }
 
 
-def _events_cron() -> str:
-    (events,) = [d for d in project_deployments() if d["name"] == "fever-hourly"]
+def _events_cron(project_dir: Path) -> str:
+    (events,) = [d for d in project_deployments(project_dir) if d["name"] == "fever-hourly"]
     return str(events["schedules"][0]["cron"])
 
 
 def test_the_events_schedule_is_hourly_unless_event_sync_schedule_says(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    shutil.copy(ROOT / "prefect.yaml", tmp_path)  # a checkout without .env
     monkeypatch.delenv("EVENT_SYNC_SCHEDULE", raising=False)
-    monkeypatch.setattr("deployments.spec._dotenv_value", lambda *_: None)
-    assert _events_cron() == "0 * * * *"
+    assert _events_cron(tmp_path) == "0 * * * *"
     monkeypatch.setenv("EVENT_SYNC_SCHEDULE", "*/20 * * * *")
-    assert _events_cron() == "*/20 * * * *"
+    assert _events_cron(tmp_path) == "*/20 * * * *"
 
 
 def test_the_events_schedule_can_come_from_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
