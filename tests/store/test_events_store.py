@@ -1,12 +1,15 @@
 """The events table on SQLite and PostgreSQL: latest values win, unchanged rows are not rewritten,
-vanished events stay, bad plans are quarantined and resolved when fixed."""
+vanished events stay, bad plans are quarantined and resolved when fixed, and a value the table cannot hold
+costs only its own plan."""
 
 from __future__ import annotations
 
 import io
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -14,10 +17,12 @@ from sqlmodel import SQLModel, select
 
 from sync_core.db import get_engine, session_scope, upgrade
 from sync_core.events_pipeline import EVENTS_PIPELINE, store_feed
-from sync_core.events_store import event_id
+from sync_core.events_store import event_id, store_events
+from sync_core.mapping import fever_events
+from sync_core.mapping.fever_events import FeedEvent
 from sync_core.runs import aware
 from sync_core.tables import Event, Failure, utcnow
-from tests.unit.test_fever_events import base_plan, feed, plan
+from tests.unit.test_fever_events import base_plan, feed, parse, plan
 
 
 def zone(price: str, capacity: int = 10, zone_id: str = "1") -> str:
@@ -125,3 +130,140 @@ def test_each_batch_stamps_its_changes_with_its_own_time(db_url: str) -> None:
     store_feed(db_url, io.BytesIO(xml.encode()), retry_base_s=60, batch_size=1)
     stamps = sorted(aware(e.last_changed_at) for e in events(db_url).values())  # type: ignore[type-var]
     assert len(set(stamps)) == 3
+
+
+def failures(url: str) -> dict[str, Failure]:
+    with session_scope(url) as session:
+        return {
+            f.item_key: f for f in session.exec(select(Failure).where(Failure.pipeline == EVENTS_PIPELINE))
+        }
+
+
+def test_values_the_table_cannot_hold_cost_only_their_own_plan(db_url: str) -> None:
+    """On PostgreSQL one of these once made the database refuse the whole batch: 0 of 3 good events stored."""
+    upgrade(db_url)
+    xml = feed(
+        base_plan(plan("1") + plan("p" * 65) + plan("2"), base_id="10"),
+        base_plan(plan("1"), base_id="b" * 65),
+        base_plan(plan("1"), base_id="11", extra=f' organizer_company_id="{"o" * 70}"'),
+        base_plan(
+            plan("1", zones=zone("20.00") + zone("1000000000000", zone_id="2")) + plan("3"), base_id="12"
+        ),
+    )
+    result = store_feed(db_url, io.BytesIO(xml.encode()), retry_base_s=60)
+    assert set(events(db_url)) == {("10", "1"), ("10", "2"), ("12", "3")}
+    assert (result.events, result.stored.inserted, result.quarantined) == (3, 3, 4)
+    assert result.reasons == {"value-too-long": 3, "price-too-large": 1}
+    stored = failures(db_url)
+    assert {key: f.reason for key, f in stored.items()} == {
+        f"10/{'p' * 65}": "value-too-long",
+        f"{'b' * 65}/1": "value-too-long",
+        "11/1": "value-too-long",
+        "12/1": "price-too-large",
+    }
+    assert "organizer_company_id (70 characters)" in stored["11/1"].last_error
+    assert "'1000000000000' does not fit the store" in stored["12/1"].last_error
+
+
+def test_the_plausible_price_bound_comes_from_the_caller(db_url: str) -> None:
+    upgrade(db_url)
+    xml = feed(base_plan(plan("1", zones=zone("900.00")) + plan("2", zones=zone("9000.00"))))
+    result = store_feed(db_url, io.BytesIO(xml.encode()), retry_base_s=60, max_price=Decimal("1000"))
+    assert set(events(db_url)) == {("1", "1")} and result.reasons == {"implausible-price": 1}
+    assert failures(db_url)["1/2"].reason == "implausible-price"
+
+
+def test_over_long_ids_of_a_rejected_plan_still_fit_the_failures_table(db_url: str) -> None:
+    upgrade(db_url)
+    bad = base_plan(plan("p" * 100, plan_start_date="2021-09-31T20:00:00"), base_id="b" * 100)
+    store_feed(db_url, io.BytesIO(feed(bad, base_plan(plan("1"))).encode()), retry_base_s=60)
+    assert set(events(db_url)) == {("1", "1")}
+    (failure,) = failures(db_url).values()
+    assert failure.reason == "value-too-long" and len(failure.item_key) == 128
+    assert failure.payload["plan_id"] == "p" * 100  # the whole record is kept for whoever looks into it
+
+
+def _plant_row_with_another_id(url: str, base_plan_id: str, plan_id: str) -> None:
+    """A row holding the identity (base_plan_id, plan_id) under an id the feed does not derive: a row
+    written by hand or by an older version. Inserting the feed's event then breaks the unique constraint."""
+    now = utcnow()
+    when = {"starts_at": now, "ends_at": now, "sell_from": now, "sell_to": now}
+    with session_scope(url) as session:
+        session.add(
+            Event(
+                id=uuid.uuid4(),
+                base_plan_id=base_plan_id,
+                plan_id=plan_id,
+                title="planted",
+                min_price=Decimal(1),
+                max_price=Decimal(1),
+                fingerprint="-",
+                first_seen_at=now,
+                last_seen_at=now,
+                last_changed_at=now,
+                **when,
+            )
+        )
+
+
+def test_a_row_the_database_refuses_is_quarantined_and_its_batch_is_stored(db_url: str) -> None:
+    """The mapping cannot know this one: the batch is written again in SAVEPOINTs, piece by piece."""
+    upgrade(db_url)
+    _plant_row_with_another_id(db_url, "1", "3")
+    xml = feed(base_plan("".join(plan(str(p)) for p in range(1, 8))), base_plan(plan("1"), base_id="2"))
+    result = store_feed(db_url, io.BytesIO(xml.encode()), retry_base_s=60)
+    stored = events(db_url)
+    assert set(stored) == {("1", str(p)) for p in range(1, 8)} | {("2", "1")}
+    assert stored[("1", "3")].title == "planted"  # left as it was
+    assert (result.events, result.stored.inserted, result.reasons) == (7, 7, {"refused-by-database": 1})
+    (failure,) = failures(db_url).values()
+    assert (failure.item_key, failure.context, failure.reason) == ("1/3", "parse", "refused-by-database")
+    assert failure.error_class == "IntegrityError" and failure.payload["plan_id"] == "3"
+    said = failure.last_error.split("the database refused it: ", 1)[1]
+    assert said in (
+        "UNIQUE constraint failed: events.base_plan_id, events.plan_id",
+        'duplicate key value violates unique constraint "events_base_plan_id_plan_id_key"',
+    )
+    assert "\n" not in failure.last_error
+
+
+def test_a_value_only_postgresql_refuses_is_quarantined_there(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the mapping's length check gone, PostgreSQL refuses the row (SQLite keeps any length)."""
+    upgrade(db_url)
+    monkeypatch.setattr(fever_events, "MAX_ID_LENGTH", 1_000)
+    xml = feed(base_plan(plan("1") + plan("p" * 65) + plan("2")))
+    result = store_feed(db_url, io.BytesIO(xml.encode()), retry_base_s=60)
+    if sa.engine.make_url(db_url).get_backend_name() == "sqlite":
+        assert len(events(db_url)) == 3 and result.quarantined == 0
+        return
+    assert set(events(db_url)) == {("1", "1"), ("1", "2")}
+    (failure,) = failures(db_url).values()
+    assert failure.reason == "refused-by-database" and failure.error_class == "DataError"
+    assert failure.last_error.endswith(
+        "the database refused it: value too long for type character varying(64)"
+    )
+    for secret in ("postgres", "127.0.0.1", "5432", "INSERT", "[SQL"):
+        assert secret not in failure.last_error
+
+
+def test_a_batch_is_one_transaction_savepoints_included(db_url: str) -> None:
+    """pysqlite begins lazily: without care, releasing the first SAVEPOINT would commit the batch early."""
+    upgrade(db_url)
+    event, *_ = parse(feed(base_plan(plan("1"))))
+    assert isinstance(event, FeedEvent)
+    with pytest.raises(RuntimeError), session_scope(db_url) as session:
+        counts, refused = store_events(session, [event], now=utcnow())
+        assert (counts.inserted, refused) == (1, [])
+        raise RuntimeError("the batch fails after its events were written")
+    assert events(db_url) == {}
+
+
+def test_batches_are_also_cut_by_their_number_of_zones(db_url: str) -> None:
+    upgrade(db_url)
+    two_zones = zone("10.00") + zone("12.00", zone_id="2")
+    xml = feed(base_plan("".join(plan(str(p), zones=two_zones) for p in range(3))))
+    store_feed(db_url, io.BytesIO(xml.encode()), retry_base_s=60, batch_zones=2)
+    stamps = {aware(e.last_changed_at) for e in events(db_url).values()}  # type: ignore[arg-type]
+    assert len(stamps) == 3  # one batch, one clock reading, per plan
