@@ -1,4 +1,6 @@
-"""The `catalog-sync` command. Exit codes: 0 success, 1 the run failed, 2 usage or configuration error."""
+"""The `catalog-sync` command. Exit codes: 0 success, 1 the run failed, 2 usage, configuration or
+reachability error (said in one line, before any run starts), 75 another run of the pipeline holds its
+lease (nothing was done), 130 interrupted (the run is recorded as cancelled)."""
 
 from __future__ import annotations
 
@@ -7,40 +9,33 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from sync_core.errors import ConfigError, ConnectorError, PersistenceError, SyncError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY, EXIT_INTERRUPTED = 0, 1, 2, 75, 130
 DEMO_DATABASE_URL = "sqlite:///var/demo.db"
 
 
-def _quiet_prefect() -> None:
-    # Offline machines: Prefect's telemetry would only log connection errors.
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-
-
-def _settings() -> Any:
+def _settings(**overrides: object) -> Any:
     from sync_core.settings import load_settings
 
-    return load_settings()
+    return load_settings(**overrides)
 
 
-def preflight(*, source: bool, target: bool) -> Any:
-    """Settings, database and supplier token checked before any flow starts; user mistakes raise SyncError."""
+def preflight(pipeline: str, roles: Sequence[str], **overrides: object) -> Any:
+    """Settings, database, and the check of every connection the run uses (reachable, credentials
+    accepted where a harmless call exists), before any flow starts: a mistake is one line, in a second."""
     from sync_core.db import upgrade
+    from sync_core.registry import PIPELINES
 
-    settings = _settings()
-    needed = (["anar360_base", "anar360_token"] if source else []) + (
-        ["sazito_base", "sazito_key"] if target else []
-    )
-    settings.require(*needed)
+    settings = _settings(**overrides)
+    connectors = [PIPELINES[pipeline].connectors[role] for role in roles]
+    settings.require(*[name for cls in connectors for name in cls.needs])
     upgrade(settings.database_url)
-    if source:
-        from sync_core.connectors.anar360 import Anar360
-
-        with Anar360(settings) as anar360:
-            anar360.check()
+    for cls in connectors:
+        with cls(settings) as connector:
+            connector.check()
     return settings
 
 
@@ -59,56 +54,77 @@ def print_summary(summary: dict[str, Any], out: Any = sys.stdout) -> None:
         )
 
 
-def _run_flow(flow: Callable[..., dict[str, Any]], **params: Any) -> int:
-    _quiet_prefect()
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _run_flow(settings: Any, args: argparse.Namespace, flow: Callable[..., Any], **params: Any) -> int:
+    """Run a flow here; its progress goes to stdout, its verdict to stderr in one line (see console.py)."""
+    from prefect.exceptions import CancelledRun
+
+    from catalog_sync.console import prepare_flow_run
+
+    if getattr(args, "wait", None) is not None:  # read by the flow's lease, like every setting
+        os.environ["RUN_LEASE_WAIT_S"] = f"{args.wait:g}"
+    prepare_flow_run(settings.log_file)
+    log = f" (full log: {settings.log_file})" if settings.log_file else ""
     try:
         summary = flow(**params)
-    except Exception as exc:  # the flow has recorded the failure; say it in one line
-        print(
-            f"catalog-sync: run failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-            file=sys.stderr,
-        )
+    except CancelledRun as exc:  # the flow returns Cancelled only when another run holds the lease
+        print(f"catalog-sync: {_first_line(exc)}; try again later, or pass --wait SECONDS", file=sys.stderr)
+        return EXIT_BUSY
+    except Exception as exc:  # the run is recorded as failed; say why in one line
+        why = _first_line(exc) if isinstance(exc, SyncError) else f"{type(exc).__name__}: {_first_line(exc)}"
+        print(f"catalog-sync: run failed: {why}{log}", file=sys.stderr)
         return EXIT_FAILED
     print_summary(summary)
-    return EXIT_FAILED if summary.get("status") == "failed" else EXIT_OK
+    if summary.get("status") == "failed":
+        print(f"catalog-sync: run failed: {summary.get('error')}{log}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def cmd_sync_products(args: argparse.Namespace) -> int:
-    preflight(source=True, target=True)
+    from sync_core.pipeline import PIPELINE
+
+    settings = preflight(PIPELINE, ("source", "target"))
     from flows.sync_products import sync_products
 
     scope = "full" if args.full else "incremental"
-    return _run_flow(sync_products, scope=scope, since_ms=args.since_ms, dry_run=args.dry_run)
+    return _run_flow(settings, args, sync_products, scope=scope, since_ms=args.since_ms, dry_run=args.dry_run)
 
 
 def cmd_sync_catalogue(args: argparse.Namespace) -> int:
-    preflight(source=False, target=True)
+    from sync_core.pipeline import PIPELINE
+
+    settings = preflight(PIPELINE, ("target",))
     from flows.maintenance import sync_catalogue
 
-    return _run_flow(sync_catalogue)
+    return _run_flow(settings, args, sync_catalogue)
 
 
 def cmd_sync_events(args: argparse.Namespace) -> int:
-    from sync_core.connectors.fever import feed_file
-    from sync_core.db import upgrade
-    from sync_core.settings import load_settings
+    from sync_core.connectors.fever import refuse_credentials
+    from sync_core.events_pipeline import EVENTS_PIPELINE
 
-    settings = load_settings(**({"fever_provider_url": args.url} if args.url else {}))
-    settings.require("fever_provider_url")
-    path = feed_file(settings.fever_provider_url)
-    if path is not None and not path.is_file():
-        raise ConfigError(f"no such feed file: {path}")
-    upgrade(settings.database_url)
+    if args.url:
+        refuse_credentials(args.url, "--url")
+    overrides = {"fever_provider_url": args.url} if args.url else {}
+    settings = preflight(EVENTS_PIPELINE, ("source",), **overrides)
     from flows.sync_events import sync_events
 
-    return _run_flow(sync_events, url=settings.fever_provider_url)
+    # Only a URL given here travels as the run's parameter; FEVER_PROVIDER_URL is read by the run itself.
+    return _run_flow(settings, args, sync_events, url=args.url)
 
 
 def cmd_retry_failures(args: argparse.Namespace) -> int:
-    preflight(source=False, target=True)
+    from sync_core.pipeline import PIPELINE
+
+    settings = preflight(PIPELINE, ("target",))
     from flows.maintenance import retry_failures
 
-    return _run_flow(retry_failures, max_batches=args.max_batches)
+    return _run_flow(settings, args, retry_failures, max_batches=args.max_batches)
 
 
 def cmd_health(args: argparse.Namespace) -> int:
@@ -153,7 +169,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    _quiet_prefect()
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # offline: telemetry only logs errors
     import asyncio
 
     from deployments.setup import apply
@@ -193,27 +209,30 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
+    from catalog_sync.service.server import listen
     from sync_core.sandbox.server import config_from_arguments, serve
 
     try:
         config = config_from_arguments(args)
     except ValueError as exc:
         raise ConfigError(f"sandbox: {exc}") from None
-    base = f"http://{args.host}:{args.port}"
+    sock = listen(args.host, args.port)  # first: a taken port is a one-line error, not a banner then a crash
+    base = f"http://{args.host}:{sock.getsockname()[1]}"
     print(
         f"sandbox on {base}\n  ANAR360_BASE={base}/anar360/api/360  ANAR360_TOKEN={config.anar360_token}\n"
         f"  SAZITO_BASE={base}/sazito/api/v1  SAZITO_KEY={config.sazito_key}\n"
         f"  FEVER_PROVIDER_URL={base}/fever/api/events",
         flush=True,
     )
-    serve(config, host=args.host, port=args.port)
+    serve(config, sock)
     return EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from catalog_sync.console import prepare_flow_run
     from catalog_sync.demo import run_demo
 
-    _quiet_prefect()
+    prepare_flow_run(_settings().log_file)
     return run_demo(
         products=args.products, variants=args.variants, change=args.change, database_url=args.database_url
     )
@@ -240,15 +259,41 @@ def fraction(text: str) -> float:
     return value
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with its refusals in one line (the usage is one `--help` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def commands(parser: argparse.ArgumentParser, dest: str, metavar: str) -> Any:
+    """Sub-commands of ``parser``; naming none is refused by main() with the choices, like an unknown flag."""
+    action = parser.add_subparsers(dest=dest, metavar=metavar)
+    parser.set_defaults(handler=None, missing=(parser, metavar, action))
+    return action
+
+
+def add_wait(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        type=non_negative,
+        metavar="SECONDS",
+        help="when another run of the pipeline is going, wait this long for it to end (default RUN_LEASE_WAIT_S); "
+        "then give up with exit 75",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="catalog-sync",
         description=(
             "Sync supplier prices and stock into a store, as Prefect flows. Settings come from the environment "
-            "and .env (see .env.example)."
+            "and .env (see .env.example). Exit codes: 0 done, 1 the run failed, 2 usage, settings or a provider "
+            "unreachable or refusing the credentials (nothing run), 75 another run of the pipeline is going "
+            "(nothing run), 130 interrupted (the run is recorded as cancelled)."
         ),
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = commands(parser, "command", "COMMAND")
 
     demo = sub.add_parser(
         "demo", help="full then incremental sync against a built-in sandbox, with a summary"
@@ -269,31 +314,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=cmd_demo)
 
-    sandbox = sub.add_parser("sandbox", help="serve the Anar360 and Sazito simulators")
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=8360)
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="serve the Anar360, Sazito and Fever simulators",
+        description="Serve simulators of the providers' APIs as their contracts describe them (shared/contracts), "
+        "with generated catalogues and the faults the knobs below ask for; prints the settings that point "
+        "catalog-sync at them. Latency, faults, rate limit, 429 bursts, rejected variants and the envelope can "
+        "also change while it runs: POST /_sandbox/faults with a JSON object of knobs; GET /_sandbox/stats "
+        "counts what it received.",
+    )
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sandbox.add_argument("--port", type=int, default=8360, help="port to listen on (default 8360)")
     from sync_core.sandbox.server import add_config_arguments
 
     add_config_arguments(sandbox)
     sandbox.set_defaults(handler=cmd_sandbox)
 
-    sync = sub.add_parser("sync", help="run a sync now").add_subparsers(
-        dest="what", required=True, metavar="WHAT"
-    )
+    sync = commands(sub.add_parser("sync", help="run a sync now"), "what", "WHAT")
     products = sync.add_parser("products", help="push changed prices and stock (incremental unless --full)")
     products.add_argument("--full", action="store_true", help="list the whole catalogue, re-read the store")
     products.add_argument(
         "--since-ms", type=int, help="incremental window in ms back from now (overrides the cursor)"
     )
     products.add_argument("--dry-run", action="store_true", help="write nothing; show what would change")
+    add_wait(products)
     products.set_defaults(handler=cmd_sync_products)
-    sync.add_parser("catalogue", help="re-read the store catalogue: links and current values").set_defaults(
-        handler=cmd_sync_catalogue
-    )
+    catalogue = sync.add_parser("catalogue", help="re-read the store catalogue: links and current values")
+    add_wait(catalogue)
+    catalogue.set_defaults(handler=cmd_sync_catalogue)
     events = sync.add_parser("events", help="store the events feed (FEVER_PROVIDER_URL) for /search")
     events.add_argument(
         "--url", help="read this feed instead: http(s)://... or file:///path/to/answer.xml (a saved answer)"
     )
+    add_wait(events)
     events.set_defaults(handler=cmd_sync_events)
 
     retry = sub.add_parser(
@@ -302,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument(
         "--max-batches", type=int, default=10, help="batches of 200 replays at most (default 10)"
     )
+    add_wait(retry)
     retry.set_defaults(handler=cmd_retry_failures)
 
     health = sub.add_parser("health", help="database, last runs, circuits, failures (exit 1 when unhealthy)")
@@ -338,29 +392,34 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--limit", type=positive_int, default=20)
     runs.set_defaults(handler=cmd_runs)
 
-    db = sub.add_parser("db", help="database commands").add_subparsers(
-        dest="db_command", required=True, metavar="ACTION"
-    )
+    db = commands(sub.add_parser("db", help="database commands"), "db_command", "ACTION")
     db.add_parser("upgrade", help="apply migrations").set_defaults(handler=cmd_db_upgrade)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.handler is None:
+        where, metavar, action = args.missing
+        where.error(f"missing {metavar}: one of {', '.join(action.choices)}")
     if args.command == "sync" and args.what == "products" and args.full and args.since_ms is not None:
         print("catalog-sync: --since-ms applies to incremental syncs, not --full", file=sys.stderr)
         return EXIT_USAGE
     try:
         return int(args.handler(args))
     except (ConfigError, PersistenceError, ConnectorError) as exc:
-        print(f"catalog-sync: {exc}", file=sys.stderr)
+        print(f"catalog-sync: {_first_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except SyncError as exc:
-        print(f"catalog-sync: {exc}", file=sys.stderr)
+        print(f"catalog-sync: {_first_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        return 130
+        print("catalog-sync: interrupted; a run in progress is recorded as cancelled", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -74,7 +74,11 @@ def publish_report(run_id: int) -> None:
 
 
 def publish_run(summary: dict[str, Any]) -> None:
-    """What every flow leaves when a run ends: summary table, report artifact, run-summary event."""
-    publish_summary(summary)
+    """What every flow leaves when a run ends: summary table, report artifact, run-summary event.
+    Never raises: a run interrupted or failing for its own reason must still end with that reason."""
+    try:
+        publish_summary(summary)
+    except Exception:
+        _logger().warning("run %s: could not publish the summary", summary["run_id"], exc_info=True)
     publish_report(summary["run_id"])
     emit_run_summary(summary)

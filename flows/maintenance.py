@@ -2,63 +2,58 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.states import State
 
-from flows.artifacts import publish_run
-from tasks.maintenance import REPLAY_BATCH, build_health_report, close_run, open_run, replay_failures
+from flows.lifecycle import open_pipeline_run, skipped
+from sync_core.errors import PipelineBusy
+from sync_core.pipeline import PIPELINE
+from tasks.maintenance import REPLAY_BATCH, build_health_report, check_connections, replay_failures
 from tasks.products import read_catalogue
 
 
 @flow(name="sync-catalogue")
-def sync_catalogue() -> dict[str, Any]:
+def sync_catalogue() -> dict[str, Any] | State[Any]:
     """Re-read the Sazito catalogue: links by SKU (and titles when enabled) and the values the store holds."""
-    run_id = open_run("catalogue")
-    error: str | None = None
-    variants = 0
     try:
+        run = open_pipeline_run(PIPELINE, "catalogue")
+    except PipelineBusy as busy:
+        return skipped(busy)
+    with run:
+        check_connections(run.id, ("target",))
+        run.extra["catalogue_variants"] = 0
         next_page: int | None = 0
         while next_page is not None:
-            next_page, seen = read_catalogue(run_id, next_page)
-            variants += seen
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
-        summary = close_run(run_id, error)
-        summary["catalogue_variants"] = variants
-        publish_run(summary)
-    return summary
+            next_page, seen = read_catalogue(run.id, next_page)
+            run.extra["catalogue_variants"] += seen
+    return run.summary
 
 
 @flow(name="retry-failures")
-def retry_failures(max_batches: int = 10) -> dict[str, Any]:
+def retry_failures(max_batches: int = 10) -> dict[str, Any] | State[Any]:
     """Replay due write failures with backoff; an item that keeps failing is marked dead, and the log says so."""
-    logger = get_run_logger()
-    run_id = open_run("retry")
-    error: str | None = None
-    totals: dict[str, int] = {}
     try:
+        run = open_pipeline_run(PIPELINE, "retry")
+    except PipelineBusy as busy:
+        return skipped(busy)
+    totals: Counter[str] = Counter()
+    with run:
+        check_connections(run.id, ("target",))
+        run.extra["replay"] = totals
         for _ in range(max_batches):
-            counts = replay_failures(run_id)
-            for name, n in counts.items():
-                totals[name] = totals.get(name, 0) + n
+            counts = replay_failures(run.id)
+            totals.update(counts)
             if counts.get("due", 0) < REPLAY_BATCH:
                 break
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
-        summary = close_run(run_id, error)
-        summary["replay"] = totals
-        publish_run(summary)
     if totals.get("dead"):
-        logger.warning(
+        get_run_logger().warning(
             "%s item(s) marked dead after the last allowed attempt: see `catalog-sync health`", totals["dead"]
         )
-    return summary
+    return run.summary
 
 
 @flow(name="health-report")

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import select
 
-from sync_core.circuit import BreakerState
+from sync_core.circuit import BreakerState, circuit_name
 from sync_core.db import session_scope
 from sync_core.http import RequestRecord
 from sync_core.runs import record_events
@@ -73,9 +73,9 @@ class DbBreakerStore:
     def __init__(self, url: str) -> None:
         self._url = url
 
-    def load(self, provider: str) -> BreakerState:
+    def load(self, provider: str, address: str = "") -> BreakerState:
         with session_scope(self._url) as session:
-            row = session.get(CircuitBreakerRow, provider)
+            row = session.get(CircuitBreakerRow, (provider, address))
             if row is None:
                 return BreakerState()
             return BreakerState(
@@ -83,15 +83,18 @@ class DbBreakerStore:
                 failures=row.failures,
                 window_started_at=row.window_started_at,
                 opened_at=row.opened_at,
+                last_error=row.last_error,
             )
 
-    def save(self, provider: str, state: BreakerState) -> None:
+    def save(self, provider: str, state: BreakerState, address: str = "") -> None:
         row = {
             "provider": provider,
+            "address": address,
             "state": state.state,
             "failures": state.failures,
             "window_started_at": state.window_started_at,
             "opened_at": state.opened_at,
+            "last_error": state.last_error,
             "updated_at": utcnow(),
         }
         with session_scope(self._url) as session:
@@ -99,12 +102,15 @@ class DbBreakerStore:
                 session,
                 CircuitBreakerRow,
                 [row],
-                keys=("provider",),
-                update=("state", "failures", "window_started_at", "opened_at", "updated_at"),
+                keys=("provider", "address"),
+                update=("state", "failures", "window_started_at", "opened_at", "last_error", "updated_at"),
             )
 
 
 def circuit_states(url: str) -> dict[str, str]:
-    """provider → circuit state, for health."""
+    """circuit name (provider at address) → state, for health and metrics."""
     with session_scope(url) as session:
-        return {row.provider: row.state for row in session.exec(select(CircuitBreakerRow))}
+        return {
+            circuit_name(row.provider, row.address): row.state
+            for row in session.exec(select(CircuitBreakerRow))
+        }

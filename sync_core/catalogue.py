@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlmodel import Session
+
 from sync_core.db import session_scope
+from sync_core.failures import has_open_failures, open_failures, resolve_ids
 from sync_core.ledger import load_ledger, load_links, record_values, save_links, save_titles
 from sync_core.mapping.titles import title_key
 from sync_core.models import CataloguePage, Write
-from sync_core.pipeline import SOURCE, TARGET
+from sync_core.pipeline import PIPELINE, PUSH_CONTEXTS, SOURCE, TARGET, write_from_payload
 from sync_core.ports import Target
 from sync_core.settings import Settings
 
@@ -22,6 +26,7 @@ class CatalogueResult:
     linked: int = 0
     observed: int = 0
     unlinked: int = 0
+    resolved: int = 0  # push failures the store turned out to hold
 
 
 def record_catalogue_page(
@@ -48,13 +53,30 @@ def record_catalogue_page(
         ]
         save_titles(url, target=TARGET, titles=titles)
     known = load_ledger(url, target=TARGET, target_keys=[v.id for v, _ in with_sku])
-    observed = [
-        write
+    holds = [
+        Write(kind, v.id, sku, value)
         for v, sku in with_sku
         for kind, value in target.current_values(v).items()
-        if known.get((v.id, kind)) != (write := Write(kind, v.id, sku, value)).fingerprint
     ]
+    observed = [w for w in holds if known.get((w.target_key, w.kind)) != w.fingerprint]
+    resolving = has_open_failures(url, pipeline=PIPELINE)
     with session_scope(url) as session:
         record_values(session, target=TARGET, writes=observed, origin="observed", run_id=run_id)
+        if resolving:  # a write that failed (or seemed to) but the store holds its value: nothing to replay
+            result.resolved = _resolve_held(session, holds)
     result.observed = len(observed)
     return result
+
+
+def _resolve_held(session: Session, held: Sequence[Write]) -> int:
+    """Resolve the open push failures whose value the catalogue shows the store holds (a write that landed
+    though its answer said it failed): replaying them would be a needless write. Returns how many."""
+    wanted = {(f"push:{w.kind}", w.target_key): w.fingerprint for w in held}
+    done = [
+        failure_id
+        for failure_id, context, key, payload in open_failures(
+            session, pipeline=PIPELINE, contexts=PUSH_CONTEXTS, item_keys=sorted({w.target_key for w in held})
+        )
+        if wanted.get((context, key)) == write_from_payload(payload).fingerprint
+    ]
+    return resolve_ids(session, done)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -34,9 +35,10 @@ def get_engine(url: str) -> Engine:
     """One pooled engine per URL; raises ConfigError for a malformed URL."""
     try:
         url_obj = sa.engine.make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
         raise ConfigError(
-            f"invalid DATABASE_URL {url!r}: expected sqlite:///path or postgresql+psycopg://..."
+            f"invalid DATABASE_URL {_without_password(url)!r}: expected sqlite:///path or "
+            f"postgresql+psycopg://user@host:port/name ({exc})"
         ) from None
     if url_obj.get_backend_name() == "sqlite":
         database = url_obj.database or ""
@@ -51,12 +53,16 @@ def get_engine(url: str) -> Engine:
         raise ConfigError(f"unsupported DATABASE_URL driver {url_obj.drivername!r}") from None
 
 
+def _without_password(url: str) -> str:
+    return re.sub(r"(//[^:/@]*):[^@]*@", r"\1:***@", url)
+
+
 def describe(url: str) -> str:
     """The URL with its password hidden, for messages."""
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<invalid url>"
+    except (ArgumentError, ValueError):
+        return _without_password(url)
 
 
 def check_connection(url: str) -> None:

@@ -5,13 +5,15 @@
      ├── ConnectorError         a provider call went wrong (provider, status, correlation id)
      │    ├── TransientError    worth retrying: 5xx, timeouts, connection errors
      │    │    └── RateLimited  429, with the Retry-After delay when the server gave one
-     │    ├── CircuitOpenError  the provider's circuit is open; no call was made
+     │    ├── CircuitOpenError  the address's circuit is open; no call was made
      │    └── PermanentError    retrying will not help
      │         ├── AuthError    401 / 403: bad or expired credentials
      │         ├── NotFound     404
-     │         └── InvalidRequest  400 / 409 / 422: the provider refused what we sent
+     │         ├── InvalidRequest  400 / 409 / 422: the provider refused what we sent
+     │         └── LimitExceeded   a read went past a bound we set: deadline, size, pages, a repeated page
      ├── MappingError           one record cannot be mapped; it is quarantined, the batch goes on
-     └── PersistenceError       the state store cannot be reached or written
+     ├── PersistenceError       the state store cannot be reached or written
+     └── PipelineBusy           another run of the pipeline holds its lease; nothing was done
 
 Only TransientError is retried, by tenacity per request and by Prefect per task.
 """
@@ -76,6 +78,11 @@ class InvalidRequest(PermanentError):
     """The provider rejected the request's content (400 / 409 / 422)."""
 
 
+class LimitExceeded(PermanentError):
+    """A provider read went past a bound the engine sets (total time, size, page count, a repeated page):
+    retrying would only repeat it, so the run stops and says which bound."""
+
+
 class MappingError(SyncError):
     """A record could not be mapped; ``key`` names it, ``reason`` is a short slug."""
 
@@ -87,6 +94,10 @@ class MappingError(SyncError):
 
 class PersistenceError(SyncError):
     """The state store failed."""
+
+
+class PipelineBusy(SyncError):
+    """Another run of the same pipeline holds its lease (one run at a time); this run did nothing."""
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -94,6 +94,37 @@ def resolve(session: Session, *, pipeline: str, context: str, item_keys: Sequenc
     return resolved
 
 
+def open_failures(
+    session: Session, *, pipeline: str, contexts: Sequence[str], item_keys: Sequence[str]
+) -> list[tuple[int, str, str, dict[str, Any]]]:
+    """(id, context, item_key, payload) of the pending and dead failures of these items."""
+    found: list[tuple[int, str, str, dict[str, Any]]] = []
+    for start in range(0, len(item_keys), 500):
+        rows = session.execute(
+            sa.select(
+                col(Failure.id), col(Failure.context), col(Failure.item_key), col(Failure.payload)
+            ).where(
+                col(Failure.pipeline) == pipeline,
+                col(Failure.context).in_(contexts),
+                col(Failure.item_key).in_(item_keys[start : start + 500]),
+                col(Failure.status) != "resolved",
+            )
+        )
+        found.extend((int(i), c, k, p) for i, c, k, p in rows)
+    return found
+
+
+def resolve_ids(session: Session, failure_ids: Sequence[int]) -> int:
+    """Mark these failures resolved; returns how many."""
+    for start in range(0, len(failure_ids), 500):
+        session.execute(
+            sa.update(Failure)
+            .where(col(Failure.id).in_(failure_ids[start : start + 500]))
+            .values(status="resolved", resolved_at=utcnow())
+        )
+    return len(failure_ids)
+
+
 def has_open_failures(url: str, *, pipeline: str) -> bool:
     """True when any failure of the pipeline is pending or dead (else resolving can be skipped)."""
     with session_scope(url) as session:

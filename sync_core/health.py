@@ -1,4 +1,5 @@
-"""The health report: database reachable, last run per pipeline and its age, circuits, failures."""
+"""The health report: what is configured, database reachable, last run per pipeline and its age, circuits,
+failures. Runs whose process died are closed as crashed on the way (sync_core.lease)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ from sync_core.audit import circuit_states
 from sync_core.db import check_connection
 from sync_core.errors import PersistenceError
 from sync_core.failures import failure_counts
+from sync_core.lease import close_orphaned_runs
+from sync_core.registry import PIPELINES
 from sync_core.runs import aware, last_run_per_pipeline
 from sync_core.settings import Settings
 from sync_core.tables import utcnow
 
 
 def health_report(settings: Settings, *, now: datetime | None = None) -> dict[str, Any]:
-    """A JSON-ready report; ``healthy`` is False when the database is down, a circuit is open or the
-    newest run of a pipeline failed."""
+    """A JSON-ready report; ``healthy`` is False when no pipeline is configured, the database is down, a
+    configured pipeline never ran, a circuit is open, or the newest run of a pipeline failed or crashed."""
     checked_at = now or utcnow()
     report: dict[str, Any] = {"healthy": True, "checked_at": checked_at.isoformat(), "problems": []}
     try:
@@ -25,6 +28,14 @@ def health_report(settings: Settings, *, now: datetime | None = None) -> dict[st
     except PersistenceError as exc:
         report.update(healthy=False, database="unreachable", problems=[str(exc)])
         return report
+    configured = [spec.name for spec in PIPELINES.values() if spec.configured(settings)]
+    report["configured"] = configured
+    if not configured:
+        needs = "; ".join(
+            f"{spec.name}: {', '.join(n.upper() for n in spec.needs)}" for spec in PIPELINES.values()
+        )
+        report["problems"].append(f"no pipeline is configured (settings needed: {needs})")
+    close_orphaned_runs(settings.database_url)
     runs = []
     for run in last_run_per_pipeline(settings.database_url):
         started = aware(run.started_at)
@@ -44,11 +55,13 @@ def health_report(settings: Settings, *, now: datetime | None = None) -> dict[st
                 "error": run.error,
             }
         )
-        if run.status == "failed":
+        if run.status in ("failed", "crashed"):
             report["problems"].append(
-                f"last {run.pipeline} {run.scope} run failed: {run.error or 'see its log'}"
+                f"last {run.pipeline} {run.scope} run {run.status}: {run.error or 'see its log'}"
             )
     report["last_runs"] = runs
+    ran = {run["pipeline"] for run in runs}
+    report["problems"] += [f"{name} has never run" for name in configured if name not in ran]
     report["circuits"] = circuit_states(settings.database_url)
     for provider, state in report["circuits"].items():
         if state != "closed":

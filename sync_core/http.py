@@ -4,6 +4,9 @@ pacing, a persisted circuit breaker (sync_core.circuit) and a per-attempt audit 
 Budget: ``http_retries`` retries per request (``http_retries + 1`` attempts), on TransientError only; waits
 grow from ``http_retry_backoff_ms`` with full jitter, or follow Retry-After; none exceeds
 ``http_retry_max_wait_s``. Prefect retries whole tasks on top of this, on TransientError too.
+
+Bounds: a call (every attempt, wait and the body) ends within its deadline (``http_deadline_s``; a download
+has its own) and an answer is read up to a size bound; past either, LimitExceeded, which nothing retries.
 """
 
 from __future__ import annotations
@@ -18,7 +21,15 @@ from datetime import UTC, datetime
 from typing import IO, Any, Protocol
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    stop_any,
+    wait_random_exponential,
+)
 
 from sync_core import errors
 from sync_core.circuit import BreakerState, BreakerStore, CircuitBreaker, EventSink, MemoryBreakerStore
@@ -42,6 +53,7 @@ __all__ = [
     "HttpClient",
     "MemoryBreakerStore",
     "Pacer",
+    "ReadBounds",
     "RequestRecord",
     "ResponseReader",
     "TokenBucket",
@@ -53,6 +65,18 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+MAX_ANSWER_BYTES = 64 * 1024 * 1024  # an API answer held in memory; downloads set their own bound
+
+
+@dataclass(frozen=True, slots=True)
+class ReadBounds:
+    """How long one call may take in all (attempts, waits, body) and how large its answer may be; the
+    setting names go into the error, so it says what to raise."""
+
+    deadline_s: float
+    max_bytes: int = MAX_ANSWER_BYTES
+    deadline_setting: str = "HTTP_DEADLINE_S"
+    size_setting: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +113,13 @@ class _Call:
     context: str | None
     resend_ok: bool
     correlation_id: str
+    bounds: ReadBounds
     attempt: int = 0
     sink: IO[bytes] | None = None  # a download: the 2xx body goes here, streamed, not into memory
+    deadline: float = 0.0  # time.monotonic() by which the call must be done
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
 
     def retryable(self, exc: BaseException) -> bool:
         # A request that never reached the server (connect failure, 429) can be resent even if not idempotent.
@@ -100,20 +129,20 @@ class _Call:
         return isinstance(exc, errors.TransientError) and (self.resend_ok or unsent)
 
 
-def _receive(response: httpx.Response, sink: IO[bytes]) -> None:
-    """The body of a streamed response: a 2xx one into ``sink`` from its start, any other read for the error."""
-    try:
-        if not response.is_success:
-            response.read()
-            return
-        sink.seek(0)
-        sink.truncate()
-        for chunk in response.iter_bytes():
-            sink.write(chunk)
-        sink.flush()
-        sink.seek(0)
-    finally:
-        response.close()
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MiB" if n >= 1024 * 1024 else f"{n} bytes"
+
+
+def _with_body(response: httpx.Response, body: bytes) -> httpx.Response:
+    """A closed streamed response with the body it had, decoded (so without its Content-Encoding)."""
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() != "content-encoding"]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=body,
+        request=response.request,
+        extensions=response.extensions,
+    )
 
 
 class HttpClient:
@@ -146,6 +175,10 @@ class HttpClient:
             for part in (value, *value.split(" ")[1:])
             if part
         ]
+        url = httpx.URL(base_url)
+        if url.password:  # credentials in the URL (basic auth): never in a message or an audit row
+            self._secrets += [f"{url.username}:{url.password}", url.password]
+        self.address = f"{url.scheme}://{url.host}:{url.port or {'https': 443}.get(url.scheme, 80)}"
         self._client = httpx.Client(
             base_url=base_url, headers=headers, timeout=settings.http_timeout, transport=transport
         )
@@ -153,12 +186,14 @@ class HttpClient:
         self._sleep = sleep or time.sleep
         self._bucket = bucket or shared_bucket(provider, settings.rate_limit_for(provider))
         self._attempts = settings.http_retries + 1
+        self._bounds = ReadBounds(settings.http_deadline_s)
         self._backoff = wait_random_exponential(
             multiplier=settings.http_retry_backoff_ms / 1000, max=settings.http_retry_max_wait_s
         )
         self.breaker = CircuitBreaker(
             provider,
             breaker_store or MemoryBreakerStore(),
+            address=self.address,
             threshold=settings.circuit_failure_threshold,
             window_s=settings.circuit_window_s,
             cooldown_s=settings.circuit_cooldown_s,
@@ -192,17 +227,23 @@ class HttpClient:
         """
         method = method.upper()
         resend_ok = idempotent if idempotent is not None else method not in ("POST", "PATCH")
-        return self._send(_Call(method, path, params, json, context, resend_ok, uuid.uuid4().hex))
+        return self._send(
+            _Call(method, path, params, json, context, resend_ok, uuid.uuid4().hex, self._bounds)
+        )
 
-    def download(self, path: str, sink: IO[bytes], *, context: str | None = None) -> httpx.Response:
-        """GET a large body into ``sink`` as it arrives (rewound and rewritten on a retry); the same
-        circuit, pacing, retries and audit as any request. Returns the (closed, body-less) response."""
-        return self._send(_Call("GET", path, None, None, context, True, uuid.uuid4().hex, sink=sink))
+    def download(
+        self, path: str, sink: IO[bytes], *, bounds: ReadBounds, context: str | None = None
+    ) -> httpx.Response:
+        """GET a large body into ``sink`` as it arrives (rewound and rewritten on a retry), within ``bounds``;
+        the same circuit, pacing, retries and audit as any request. Returns the (closed, body-less) response."""
+        call = _Call("GET", path, None, None, context, True, uuid.uuid4().hex, bounds, sink=sink)
+        return self._send(call)
 
     def _send(self, call: _Call) -> httpx.Response:
-        """Attempt ``call`` until it succeeds, fails for good, or runs out of attempts."""
+        """Attempt ``call`` until it succeeds, fails for good, runs out of attempts or of time."""
+        call.deadline = time.monotonic() + call.bounds.deadline_s
         retrying = Retrying(
-            stop=stop_after_attempt(self._attempts),
+            stop=stop_any(stop_after_attempt(self._attempts), stop_after_delay(call.bounds.deadline_s)),
             wait=self._wait,
             sleep=self._sleep,
             retry=retry_if_exception(call.retryable),
@@ -210,6 +251,51 @@ class HttpClient:
         )
         response: httpx.Response = retrying(self._attempt, call)
         return response
+
+    def _read(self, call: _Call, response: httpx.Response) -> httpx.Response:
+        """Read a streamed answer within the call's bounds: a 2xx download into its sink (the closed response
+        comes back), anything else into memory (a response holding the body comes back)."""
+        bounds, received = call.bounds, 0
+        sink = call.sink if call.sink is not None and response.is_success else None
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > bounds.max_bytes:
+                too_big = f"announced {_size(int(declared))}, more than {_size(bounds.max_bytes)}"
+                raise self._limit(call, too_big, bounds.size_setting)
+            if sink is not None:
+                sink.seek(0)
+                sink.truncate()
+            chunks: list[bytes] = []
+            for chunk in response.iter_bytes():
+                received += len(chunk)
+                if received > bounds.max_bytes:
+                    too_big = f"answered more than {_size(bounds.max_bytes)}"
+                    raise self._limit(call, too_big, bounds.size_setting)
+                if call.remaining() <= 0:
+                    too_slow = f"did not finish within {bounds.deadline_s:g} s"
+                    raise self._limit(call, too_slow, bounds.deadline_setting, received)
+                if sink is not None:
+                    sink.write(chunk)
+                else:
+                    chunks.append(chunk)
+        finally:
+            response.close()
+        if sink is None:
+            return _with_body(response, b"".join(chunks))
+        sink.flush()
+        sink.seek(0)
+        return response
+
+    def _limit(
+        self, call: _Call, what: str, setting: str | None, received: int | None = None
+    ) -> errors.LimitExceeded:
+        got = f" ({_size(received)} received)" if received is not None else ""
+        bound = f"; {setting} sets that bound" if setting else ""
+        return errors.LimitExceeded(
+            f"{self.provider}: {call.method} {call.path} {what}{got}: stopped{bound}",
+            provider=self.provider,
+            correlation_id=call.correlation_id,
+        )
 
     def get_json(self, path: str, *, params: dict[str, Any] | None = None, context: str | None = None) -> Any:
         """GET and decode JSON; a 2xx body that is not JSON raises TransientError."""
@@ -231,7 +317,10 @@ class HttpClient:
     def _attempt(self, call: _Call) -> httpx.Response:
         call.attempt += 1
         started = datetime.now(UTC)
-        request = self._client.build_request(call.method, call.path, params=call.params, json=call.json)
+        timeout = max(0.001, min(self.settings.http_timeout, call.remaining()))
+        request = self._client.build_request(
+            call.method, call.path, params=call.params, json=call.json, timeout=timeout
+        )
         audit = self._auditor(call, request, started)
         try:
             probe = self.breaker.before_call()
@@ -246,27 +335,33 @@ class HttpClient:
             self._sleep(wait)
         response: httpx.Response | None = None
         t0 = time.perf_counter()
+        error: errors.ConnectorError | None
         try:
-            response = self._client.send(request, stream=call.sink is not None)
-            if call.sink is not None:
-                _receive(response, call.sink)
+            response = self._read(call, self._client.send(request, stream=True))
             error = self._response_error(call, response)
         except httpx.TransportError as exc:
             error = self._transport_error(call, request, exc)
+            if call.remaining() <= 0:  # the deadline, not the provider, ended this call
+                too_slow = f"did not finish within {call.bounds.deadline_s:g} s ({error})"
+                error = self._limit(call, too_slow, call.bounds.deadline_setting)
+        except errors.LimitExceeded as exc:
+            error = exc
         duration_ms = int((time.perf_counter() - t0) * 1000)
         counted = isinstance(error, errors.TransientError | errors.AuthError)
         if counted and not isinstance(error, errors.RateLimited):
-            self.breaker.record_failure(probe)
+            self.breaker.record_failure(probe, str(error))
         else:  # any answer, even a 404 or 429, shows the provider is up
             self.breaker.record_success(probe)
         if error is None:
             audit("success", response, None, duration_ms)
             assert response is not None
             return response
-        final = not (call.retryable(error) and call.attempt < self._attempts)
+        final = not (call.retryable(error) and call.attempt < self._attempts and call.remaining() > 0)
         if final and call.attempt > 1:
             error.args = (f"{error.args[0]} after {call.attempt} attempts",)
-        timed_out = isinstance(error.__cause__, httpx.TimeoutException)
+        timed_out = isinstance(error.__cause__, httpx.TimeoutException) or isinstance(
+            error, errors.LimitExceeded
+        )
         audit("retry" if not final else "timeout" if timed_out else "fail", response, error, duration_ms)
         raise error
 
@@ -305,7 +400,7 @@ class HttpClient:
         elif isinstance(exc, httpx.TimeoutException):
             message = (
                 f"{self.provider}: {call.method} {call.path} timed out after "
-                f"{self.settings.http_timeout:g}s ({type(exc).__name__})"
+                f"{request.extensions['timeout']['read']:g}s ({type(exc).__name__})"
             )
         else:
             message = f"{self.provider}: {call.method} {call.path} failed: connection error ({connection_reason(exc)})"
@@ -318,10 +413,11 @@ class HttpClient:
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         cap = self.settings.http_retry_max_wait_s
+        remaining = max(0.0, state.args[0].remaining()) if state.args else cap
         if isinstance(exc, errors.RateLimited) and exc.retry_after is not None:
             # A little upward jitter so clients told the same Retry-After do not all come back at once.
-            return min(cap, exc.retry_after + random.uniform(0, min(1.0, exc.retry_after * 0.1)))
-        return float(self._backoff(state))
+            return min(cap, remaining, exc.retry_after + random.uniform(0, min(1.0, exc.retry_after * 0.1)))
+        return min(remaining, float(self._backoff(state)))
 
     def _auditor(
         self, call: _Call, request: httpx.Request, started: datetime

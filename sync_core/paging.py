@@ -1,10 +1,15 @@
-"""Fetching numbered pages ahead, several at a time, within the connectors' pacing budget."""
+"""Fetching numbered pages ahead, several at a time, within the connectors' pacing budget; and keeping a
+listing finite whatever its provider answers (PageWalk)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import hashlib
+import threading
+from collections.abc import Callable, Sequence
 from typing import TypeVar
+
+from sync_core.errors import LimitExceeded
+from sync_core.pool import thread_pool
 
 P = TypeVar("P")
 
@@ -44,7 +49,7 @@ def fetch_numbered(
             if is_last(rest[-1]):
                 break
     else:
-        with ThreadPoolExecutor(max_workers=min(workers, len(numbers))) as pool:
+        with thread_pool(min(workers, len(numbers))) as pool:
             rest = list(pool.map(fetch, numbers))
     kept = [head]
     for page in rest:
@@ -52,3 +57,49 @@ def fetch_numbered(
         if is_last(page):
             break
     return kept
+
+
+class PageWalk:
+    """Keeps one listing finite: at most as many pages as its first page's total implies (plus room for
+    items added meanwhile), ``max_pages`` when it reports none, and no page that repeats another's items.
+
+    A connector holds one per listing it pages through; every error is LimitExceeded naming the bound.
+    """
+
+    def __init__(self, provider: str, listing: str, *, max_pages: int) -> None:
+        self.provider, self.listing, self.max_pages = provider, listing, max_pages
+        self.limit: int | None = None
+        self.because = f"it reports no total, and SYNC_MAX_PAGES is {max_pages}"
+        self._pages: dict[str, int] = {}  # signature of a page's item keys → its number
+        self._lock = threading.Lock()
+
+    def admit(self, number: int) -> None:
+        """Raise LimitExceeded when page ``number`` is past the listing's limit."""
+        limit = self.limit if self.limit is not None else self.max_pages
+        if number > limit:
+            raise LimitExceeded(
+                f"{self.provider}: {self.listing} goes on past page {limit} ({self.because}): stopped",
+                provider=self.provider,
+            )
+
+    def record(self, number: int, keys: Sequence[str], *, total: int | None, size: int) -> None:
+        """Take a fetched page's item keys; the first page with a total sets the limit. Raises LimitExceeded
+        when the page holds the same items as another page number (a provider that repeats itself)."""
+        with self._lock:
+            if self.limit is None and total is not None and size > 0:
+                pages = -(-total // size)
+                self.limit = pages + max(5, pages // 10)
+                self.because = (
+                    f"its total of {total} items at {size} a page allows {pages}, with room to grow"
+                )
+            if not keys:
+                return
+            signature = hashlib.blake2b("\0".join(keys).encode(), digest_size=16).hexdigest()
+            seen = self._pages.setdefault(signature, number)
+        if seen != number:
+            first, second = sorted((seen, number))
+            raise LimitExceeded(
+                f"{self.provider}: {self.listing} repeats itself: pages {first} and {second} hold the same "
+                f"{len(keys)} items, so it would never end; stopped",
+                provider=self.provider,
+            )

@@ -14,7 +14,7 @@ from sync_core.diff import diff_writes
 from sync_core.errors import MappingError, PermanentError
 from sync_core.failures import NewFailure, has_open_failures, record_failures, resolve
 from sync_core.ledger import Link, load_ledger, load_links, match_titles, record_values, save_links
-from sync_core.mapping.anar360_sazito import PriceRule, new_product, variant_writes
+from sync_core.mapping.anar360_sazito import Plausible, PriceRule, new_product, variant_writes
 from sync_core.mapping.titles import title_key
 from sync_core.models import SourcePage, SupplierProduct, Write, WriteOutcome, fingerprint
 from sync_core.ports import Target
@@ -26,6 +26,7 @@ SOURCE = "anar360"
 TARGET = "sazito"
 # Errors after which going on would only hammer a provider that is down or refusing us.
 FATAL_WRITE_ERRORS = frozenset({"CircuitOpenError", "AuthError"})
+PUSH_CONTEXTS = ("push:price", "push:stock")
 DIFF_SAMPLE = 20
 
 
@@ -58,6 +59,10 @@ def price_rule(settings: Settings) -> PriceRule:
     return PriceRule(settings.sazito_price_multiplier, settings.sazito_price_markup_percent)
 
 
+def plausible(settings: Settings) -> Plausible:
+    return Plausible(settings.plausible_price_max, settings.plausible_stock_max)
+
+
 def _links_for(settings: Settings, products: list[SupplierProduct]) -> dict[str, Link]:
     """Stored links, then (opt-in) title matches, which are stored for next time."""
     keys = [v.key for p in products for v in p.variants]
@@ -79,13 +84,18 @@ def _links_for(settings: Settings, products: list[SupplierProduct]) -> dict[str,
 
 
 def _map_page(
-    page: SourcePage, links: dict[str, Link], rule: PriceRule, result: PageResult, failures: list[NewFailure]
+    page: SourcePage,
+    links: dict[str, Link],
+    rules: tuple[PriceRule, Plausible],
+    result: PageResult,
+    failures: list[NewFailure],
 ) -> tuple[list[Write], list[str]]:
-    """Desired writes for linked variants, and keys of products that mapped cleanly."""
+    """Desired writes for linked variants, and the keys read right: every product that parsed and every
+    variant that mapped (their old quarantine, if any, is over)."""
     desired: list[Write] = []
     clean: list[str] = []
     for product in page.products:
-        product_ok = True
+        clean.append(product.key)
         for variant in product.variants:
             link = links.get(variant.key)
             if link is None:
@@ -93,10 +103,10 @@ def _map_page(
                 result.reasons["skipped:mapping-missing"] += 1
                 continue
             try:
-                desired.extend(variant_writes(product, variant, link.target_key, rule))
+                desired.extend(variant_writes(product, variant, link.target_key, *rules))
                 result.mapped += 1
+                clean.append(variant.key)
             except MappingError as exc:
-                product_ok = False
                 result.failed += 1
                 result.reasons[f"invalid:{exc.reason}"] += 1
                 failures.append(
@@ -109,8 +119,6 @@ def _map_page(
                         {"product": product.key, "variant": variant.key},
                     )
                 )
-        if product_ok:
-            clean.append(product.key)
     return desired, clean
 
 
@@ -133,12 +141,12 @@ def sync_page(
     ]
     result.failed += len(page.rejects)
     result.reasons.update(f"invalid:{r.reason}" for r in page.rejects)
-    rule = price_rule(settings)
+    rules = price_rule(settings), plausible(settings)
     links = _links_for(settings, page.products)
     if settings.create_missing_products and not dry_run:
         unlinked = [p for p in page.products if not any(v.key in links for v in p.variants)]
-        links.update(_create_products(settings, target, unlinked, rule, result, failures, run_id=run_id))
-    desired, clean = _map_page(page, links, rule, result, failures)
+        links.update(_create_products(settings, target, unlinked, rules, result, failures, run_id=run_id))
+    desired, clean = _map_page(page, links, rules, result, failures)
 
     plan = diff_writes(desired, load_ledger(url, target=TARGET, target_keys=[w.target_key for w in desired]))
     result.unchanged = len(plan.unchanged)
@@ -173,6 +181,7 @@ def sync_page(
         outcome=outcome,
         failures=failures,
         clean=clean if resolving else [],
+        held=plan.unchanged if resolving else [],
         result=result,
     )
     fatal = sorted({cls for _, cls, _ in outcome.failed if cls in FATAL_WRITE_ERRORS})
@@ -198,7 +207,7 @@ def _create_products(
     settings: Settings,
     target: Target,
     products: list[SupplierProduct],
-    rule: PriceRule,
+    rules: tuple[PriceRule, Plausible],
     result: PageResult,
     failures: list[NewFailure],
     *,
@@ -212,7 +221,7 @@ def _create_products(
     links: dict[str, Link] = {}
     for product in products:
         try:
-            created = target.create_product(new_product(product, rule))
+            created = target.create_product(new_product(product, *rules))
         except (MappingError, PermanentError) as exc:
             failures.append(
                 NewFailure("create", product.key, type(exc).__name__, "create-failed", str(exc), {})
@@ -229,7 +238,7 @@ def _create_products(
             write
             for variant in product.variants
             if variant.key in created
-            for write in variant_writes(product, variant, created[variant.key], rule)
+            for write in variant_writes(product, variant, created[variant.key], *rules)
             if write.kind == "stock" or write.value["discount_price"] is None
         ]
         with session_scope(settings.database_url) as session:
@@ -264,11 +273,19 @@ def _record_page(
     outcome: WriteOutcome,
     failures: list[NewFailure],
     clean: list[str],
+    held: list[Write],
     result: PageResult,
 ) -> None:
-    """The page's mapping failures and resolutions, its events and its counters."""
+    """The page's mapping failures and resolutions, its events and its counters.
+
+    Resolved: the quarantine of every item read right (``clean``), and the push failures of every value the
+    store already holds as the source wants it now (``held``): a replay would send a value no longer wanted.
+    """
     with session_scope(settings.database_url) as session:
         resolve(session, pipeline=PIPELINE, context="map", item_keys=clean)
+        for kind in ("price", "stock"):
+            done = [w.target_key for w in held if w.kind == kind]
+            resolve(session, pipeline=PIPELINE, context=f"push:{kind}", item_keys=done)
         record_failures(
             session, pipeline=PIPELINE, failures=failures, retry_base_s=settings.failure_retry_base_s
         )

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     http_retry_max_wait_s: float = Field(
         30.0, gt=0, le=600, description="Longest single wait, Retry-After included"
     )
+    http_deadline_s: float = Field(
+        120.0, gt=0, le=3600, description="Longest time one request may take in all: retries, waits and body"
+    )
     http_concurrency: int = Field(
         4, ge=1, le=32, description="Parallel write requests per run (within pacing)"
     )
@@ -62,6 +65,9 @@ class Settings(BaseSettings):
     sync_pages_per_batch: int = Field(
         10, ge=1, le=100, description="Supplier pages fetched (concurrently) and pushed per Prefect task"
     )
+    sync_max_pages: int = Field(
+        10_000, ge=1, description="Most pages one listing may have when the provider reports no total"
+    )
     sync_since_ms: int = Field(
         3_600_000, description="Incremental window (ms back from now) when no cursor exists yet; sign ignored"
     )
@@ -74,6 +80,25 @@ class Settings(BaseSettings):
     sazito_match_by_title: bool = Field(False, description="Link variants by normalised title + attributes")
     create_missing_products: bool = Field(False, description="Create unlinked supplier products in Sazito")
 
+    plausible_price_max: Decimal = Field(
+        Decimal(10**12), gt=0, description="A source price above this is quarantined as implausible"
+    )
+    plausible_stock_max: int = Field(
+        1_000_000, ge=1, description="A source stock above this is quarantined as implausible"
+    )
+
+    feed_deadline_s: float = Field(
+        600.0, gt=0, le=86_400, description="Longest time the events feed download may take in all"
+    )
+    feed_max_mb: int = Field(512, ge=1, le=100_000, description="Largest events feed accepted, in MiB")
+
+    run_lease_ttl_s: float = Field(
+        60.0, ge=5, le=3600, description="A run's lease lapses this long after its process stops renewing it"
+    )
+    run_lease_wait_s: float = Field(
+        600.0, ge=0, le=86_400, description="How long a run waits for another run of its pipeline to end"
+    )
+
     failure_max_attempts: int = Field(5, ge=1, le=100, description="Replays before a failure is dead")
     failure_retry_base_s: int = Field(60, ge=0, description="First replay delay; doubles per attempt")
 
@@ -81,6 +106,10 @@ class Settings(BaseSettings):
     audit_body_max_chars: int = Field(2000, ge=0, le=100_000, description="Truncate stored bodies to this")
 
     database_url: str = Field(DEFAULT_DATABASE_URL, description="sqlite:///path or postgresql+psycopg://...")
+    log_file: str = Field(
+        "var/catalog-sync.log",
+        description="Where runs started from the command line also write their full log (empty: nowhere)",
+    )
 
     notify_webhook_url: str = Field("", description="Webhook the operations automations POST alerts to")
     notify_block: str = Field(

@@ -28,8 +28,10 @@ class SyncRun(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     pipeline: str = Field(max_length=64, index=True)
-    scope: str = Field(max_length=16)  # full | incremental | retry | catalogue | health
-    status: str = Field(max_length=16, index=True)  # running | success | partial | failed
+    scope: str = Field(max_length=16)  # full | incremental | retry | catalogue | feed
+    # running | success | partial | failed | cancelled (interrupted: SIGTERM, Ctrl-C, cancelled from the UI)
+    # | crashed (its process died: found when its lease lapsed)
+    status: str = Field(max_length=16, index=True)
     started_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False, index=True))
     finished_at: datetime | None = _ts(nullable=True)
     fetched: int = 0
@@ -156,16 +158,34 @@ class LedgerEntry(SQLModel, table=True):
 
 
 class CircuitBreakerRow(SQLModel, table=True):
-    """Persisted circuit-breaker state per provider, shared by every process."""
+    """Persisted circuit-breaker state per provider and address, shared by every process."""
 
     __tablename__ = "circuit_breakers"
 
     provider: str = Field(primary_key=True, max_length=32)
+    address: str = Field(primary_key=True, max_length=255)  # scheme://host:port the circuit protects
     state: str = Field(max_length=16)
     failures: int = 0
     window_started_at: float | None = None
     opened_at: float | None = None
+    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     updated_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+
+
+class RunLease(SQLModel, table=True):
+    """The right to run one pipeline: held by one run at a time, renewed while its process lives.
+
+    A lease whose ``expires_at`` has passed belongs to a process that died; the next run takes it over.
+    """
+
+    __tablename__ = "run_leases"
+
+    name: str = Field(primary_key=True, max_length=128)
+    token: str = Field(max_length=64)
+    run_id: int | None = None
+    holder: str = Field(max_length=255)  # host, pid and Prefect flow run of the holding process
+    acquired_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+    expires_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
 
 
 class CatalogueTitle(SQLModel, table=True):

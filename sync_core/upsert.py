@@ -30,11 +30,13 @@ def upsert(
     *,
     keys: Sequence[str],
     update: Mapping[str, Any] | Sequence[str],
+    where: Any = None,
 ) -> None:
     """Insert ``rows`` in one executemany; on a ``keys`` conflict set the ``update`` columns.
 
     ``update`` is a list of column names (take the new value) or a mapping of name → value, where a value
-    may be a function of the ``excluded`` pseudo-table (e.g. ``lambda new: new.attempts``).
+    may be a function of the ``excluded`` pseudo-table (e.g. ``lambda new: new.attempts``). ``where`` (mapping
+    form only), a condition on the stored row, leaves a conflicting row alone when it is false.
     """
     if not rows:
         return
@@ -42,6 +44,8 @@ def upsert(
     if isinstance(update, Mapping):
         stmt = _INSERTS[dialect](table.__table__)
         values = {name: (expr(stmt.excluded) if callable(expr) else expr) for name, expr in update.items()}
-        session.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=values), list(rows))
+        conflict = stmt.on_conflict_do_update(index_elements=list(keys), set_=values, where=where)
+        session.execute(conflict, list(rows))
         return
+    assert where is None, "where needs the mapping form of update"
     session.execute(_statement(table, dialect, tuple(keys), tuple(update)), list(rows))

@@ -1,46 +1,32 @@
-"""Prefect tasks of the catalogue refresh, the failure replay and the health report."""
+"""Prefect tasks of the maintenance flows: connection checks, failure replay, the health report."""
 
 from __future__ import annotations
 
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from sync_core.db import session_scope, upgrade
+from sync_core.db import session_scope
 from sync_core.errors import ConnectorError
-from sync_core.failures import due_failures, mark_replay_failed, resolve
+from sync_core.failures import due_failures, mark_replay_failed, resolve, resolve_ids
 from sync_core.health import health_report
-from sync_core.ledger import record_values
-from sync_core.pipeline import PIPELINE, TARGET, write_from_payload
-from sync_core.runs import add_counts, finish_run, get_run, record_events, start_run
+from sync_core.ledger import load_ledger, record_values
+from sync_core.pipeline import PIPELINE, PUSH_CONTEXTS, TARGET, write_from_payload
+from sync_core.pool import thread_pool
+from sync_core.runs import add_counts, record_events
 from sync_core.tables import Failure
 from tasks.policy import RETRY_TRANSIENT
-from tasks.products import current_flow_run_id, run_summary
-from tasks.runtime import current_settings, release, resources
+from tasks.runtime import current_settings, resources
 
 REPLAY_BATCH = 200
 
 
-@task(name="open-run", cache_policy=NO_CACHE)
-def open_run(scope: str) -> int:
-    """Migrate the store, check the target settings, and open a run row."""
-    settings = current_settings()
-    settings.require("sazito_base", "sazito_key")
-    upgrade(settings.database_url)
-    return start_run(settings.database_url, pipeline=PIPELINE, scope=scope, flow_run_id=current_flow_run_id())
-
-
-@task(name="close-run", cache_policy=NO_CACHE)
-def close_run(run_id: int, error: str | None) -> dict[str, Any]:
-    """Close a run: failed on error, partial when items failed, else success."""
-    url = current_settings().database_url
-    add_counts(url, run_id=run_id, requests=release(run_id))
-    run = get_run(url, run_id=run_id)
-    status = "failed" if error else ("partial" if run and run.failed else "success")
-    return run_summary(finish_run(url, run_id=run_id, status=status, error=error), None)
+@task(name="check-connections", cache_policy=NO_CACHE, **RETRY_TRANSIENT)
+def check_connections(run_id: int, roles: tuple[str, ...]) -> None:
+    """The pre-run check of the run's connections ("source", "target"): reachable, credentials accepted."""
+    resources(run_id, PIPELINE).check(*roles)
 
 
 def _replay(failure: Failure, res: Any) -> tuple[Failure, str | None, str]:
@@ -57,17 +43,23 @@ def _replay(failure: Failure, res: Any) -> tuple[Failure, str | None, str]:
     **RETRY_TRANSIENT,
 )
 def replay_failures(run_id: int) -> dict[str, int]:
-    """Replay one batch of due write failures through the per-variant endpoints; mark dead after N attempts."""
+    """Replay one batch of due write failures through the per-variant endpoints; mark dead after N attempts.
+    A failure whose value the ledger says the store holds already is resolved without sending anything."""
     res = resources(run_id, PIPELINE)
     settings = res.settings
-    due = due_failures(
-        settings.database_url, pipeline=PIPELINE, contexts=["push:price", "push:stock"], limit=REPLAY_BATCH
-    )
-    with ThreadPoolExecutor(max_workers=settings.http_concurrency) as pool:
-        outcomes = list(pool.map(lambda f: _replay(f, res), due))
-    counts: Counter[str] = Counter(due=len(due))
+    due = due_failures(settings.database_url, pipeline=PIPELINE, contexts=PUSH_CONTEXTS, limit=REPLAY_BATCH)
+    known = load_ledger(settings.database_url, target=TARGET, target_keys=[f.item_key for f in due])
+    held = {
+        f.id
+        for f in due
+        if known.get((f.item_key, (w := write_from_payload(f.payload)).kind)) == w.fingerprint
+    }
+    with thread_pool(settings.http_concurrency) as pool:
+        outcomes = list(pool.map(lambda f: _replay(f, res), [f for f in due if f.id not in held]))
+    counts: Counter[str] = Counter(due=len(due), already_held=len(held))
     events: list[tuple[str, str | None, dict[str, Any]]] = []
     with session_scope(settings.database_url) as session:
+        resolve_ids(session, [i for i in held if i is not None])
         for failure, error_class, message in outcomes:
             if error_class is None:
                 write = write_from_payload(failure.payload)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prefect.concurrency.sync import rate_limit
+from prefect.context import get_run_context
 
 from sync_core.audit import DbAuditSink, DbBreakerStore, DbEventSink
-from sync_core.connectors.anar360 import Anar360
-from sync_core.connectors.sazito import Sazito
+from sync_core.connectors.base import HttpConnector
+from sync_core.registry import PIPELINES
 from sync_core.settings import Settings, load_settings
 from tasks.events import forward_to_prefect
 
+CHECK_REUSE_S = 120.0
 _lock = threading.Lock()
 _runs: dict[int, RunResources] = {}
 
@@ -22,6 +24,16 @@ _runs: dict[int, RunResources] = {}
 def current_settings() -> Settings:
     """Settings as the worker's environment and .env say now (read per run, never at import)."""
     return load_settings()
+
+
+def current_flow_run_id() -> str | None:
+    """The Prefect flow-run id of the running task or flow (stored on the sync_runs row), if any."""
+    try:
+        ctx = get_run_context()
+    except RuntimeError:
+        return None
+    run = getattr(ctx, "flow_run", None) or getattr(getattr(ctx, "task_run", None), "flow_run_id", None)
+    return str(getattr(run, "id", run)) if run else None
 
 
 def prefect_pacer(provider: str, settings: Settings) -> Callable[[], None] | None:
@@ -39,8 +51,7 @@ class RunResources:
     run_id: int
     pipeline: str
     audit: DbAuditSink
-    _source: Anar360 | None = None
-    _target: Sazito | None = None
+    _connectors: dict[str, HttpConnector] = field(default_factory=dict)
 
     def wiring(self, provider: str) -> dict[str, Any]:
         """Audit, shared circuit state, pacing and event forwarding for a connector of ``provider``."""
@@ -54,22 +65,33 @@ class RunResources:
             ),
         }
 
-    @property
-    def source(self) -> Anar360:
-        if self._source is None:
-            self._source = Anar360(self.settings, **self.wiring("anar360"))
-        return self._source
+    def connector(self, role: str) -> HttpConnector:
+        """The pipeline's connector for ``role`` ("source", "target"), made on first use."""
+        with _lock:
+            if role not in self._connectors:
+                cls = PIPELINES[self.pipeline].connectors[role]
+                self._connectors[role] = cls(self.settings, **self.wiring(cls.name))
+            return self._connectors[role]
 
     @property
-    def target(self) -> Sazito:
-        if self._target is None:
-            self._target = Sazito(self.settings, **self.wiring("sazito"))
-        return self._target
+    def source(self) -> Any:
+        """The Source (sync_core.ports) of the pipeline."""
+        return self.connector("source")
+
+    @property
+    def target(self) -> Any:
+        """The Target (sync_core.ports) of the pipeline."""
+        return self.connector("target")
+
+    def check(self, *roles: str) -> None:
+        """The pre-run check of each named connection ("source", "target"): reachable, credentials accepted.
+        A check the CLI made in this process moments before is not repeated."""
+        for role in roles:
+            self.connector(role).check(reuse_s=CHECK_REUSE_S)
 
     def close(self) -> None:
-        for connector in (self._source, self._target):
-            if connector is not None:
-                connector.close()
+        for connector in self._connectors.values():
+            connector.close()
         self.audit.flush()
 
 

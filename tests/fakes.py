@@ -21,10 +21,14 @@ from sync_core.models import (
 
 @dataclass
 class FakeStore:
-    """A Target holding variants in a dict; ``refuse`` lists target keys whose writes fail."""
+    """A Target holding variants in a dict; ``refuse`` lists target keys whose writes fail; ``garble`` those
+    whose writes land but are answered as failures (a proxy's error page). ``holds`` is what the catalogue
+    shows: (target key, kind) → value, kept up to date by the writes that land."""
 
     variants: dict[str, StoreVariant]
     refuse: set[str] = field(default_factory=set)
+    garble: set[str] = field(default_factory=set)
+    holds: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     applied: list[Write] = field(default_factory=list)
     created: list[NewProduct] = field(default_factory=list)
     name: str = "sazito"
@@ -39,7 +43,7 @@ class FakeStore:
         )
 
     def current_values(self, variant: StoreVariant) -> dict[str, dict[str, object]]:
-        return {}
+        return {kind: value for (key, kind), value in self.holds.items() if key == variant.id}
 
     def apply(
         self, writes: Sequence[Write], on_outcome: Callable[[WriteOutcome], None] | None = None
@@ -48,8 +52,14 @@ class FakeStore:
         for write in writes:
             if write.target_key in self.refuse:
                 outcome.failed.append((write, "RejectedByStore", f"variant {write.target_key} refused"))
+                continue
+            self.applied.append(write)
+            self.holds[(write.target_key, write.kind)] = write.value
+            if write.target_key in self.garble:
+                outcome.failed.append(
+                    (write, "TransientError", "answered HTTP 200 with a body that is not JSON")
+                )
             else:
-                self.applied.append(write)
                 outcome.succeeded.append(write)
         if on_outcome is not None:
             on_outcome(outcome)
@@ -57,6 +67,7 @@ class FakeStore:
 
     def apply_one(self, write: Write) -> None:
         self.applied.append(write)
+        self.holds[(write.target_key, write.kind)] = write.value
 
     def create_product(self, product: NewProduct) -> dict[str, str]:
         self.created.append(product)

@@ -7,6 +7,7 @@ integral float (``1000.0``) or a string of digits (``"1000"``) is accepted; anyt
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from typing_extensions import Unpack
 from sync_core import errors
 from sync_core.connectors.base import HttpConnector, Wiring
 from sync_core.models import PageRequest, RejectedRecord, SourcePage, SupplierProduct, SupplierVariant
+from sync_core.paging import PageWalk
 from sync_core.settings import Settings
 
 _DIGITS = re.compile(r"^-?\d+$")
@@ -161,14 +163,17 @@ class Anar360(HttpConnector):
     """Anar360 products as a Source; owns its HTTP client (use as a context manager)."""
 
     name = "anar360"
+    needs = ("anar360_base", "anar360_token")
 
     def __init__(self, settings: Settings, **wiring: Unpack[Wiring]) -> None:
-        settings.require("anar360_base", "anar360_token")
+        settings.require(*self.needs)
         assert settings.anar360_token is not None
         headers = {"Authorization": f"Bearer {settings.anar360_token.get_secret_value()}"}
         super().__init__(settings, base_url=settings.anar360_base, headers=headers, reader=_reader, **wiring)
+        self._walks: dict[int | None, PageWalk] = {}
+        self._walks_lock = threading.Lock()
 
-    def check(self) -> None:
+    def _check(self) -> None:
         """GET /auth/validate; raise AuthError when the token is refused, TransientError when unreachable."""
         try:
             body = self.http.get_json("/auth/validate", context="auth validate")
@@ -191,6 +196,14 @@ class Anar360(HttpConnector):
                 status=200,
             )
 
+    def _walk(self, since_ms: int | None) -> PageWalk:
+        """The guard of the listing a page belongs to (the full one, or one window's)."""
+        with self._walks_lock:
+            if since_ms not in self._walks:
+                what = "the product listing" + (f" of the last {abs(since_ms)} ms" if since_ms else "")
+                self._walks[since_ms] = PageWalk(self.name, what, max_pages=self.settings.sync_max_pages)
+            return self._walks[since_ms]
+
     def first_page(self, *, since_ms: int | None = None) -> PageRequest:
         """Page one of a full listing, or of the products updated in the last ``|since_ms`` ms."""
         return PageRequest(
@@ -199,6 +212,8 @@ class Anar360(HttpConnector):
 
     def fetch_page(self, request: PageRequest) -> SourcePage:
         """GET /products for one page; the next page is sized by the limit the server reports it used."""
+        walk = self._walk(request.since_ms)
+        walk.admit(request.number)
         params: dict[str, Any] = {"page": request.number, "limit": request.size}
         if request.since_ms is not None:
             params["since"] = -abs(request.since_ms)  # an offset back from now: a positive since is a 400
@@ -221,6 +236,8 @@ class Anar360(HttpConnector):
             else:
                 rejects.append(parsed)
         limit = page.limit if page.limit and page.limit > 0 else request.size
+        keys = sorted([p.key for p in products] + [r.key or "" for r in rejects])
+        walk.record(request.number, keys, total=page.total, size=limit)
         last = (
             not page.items
             or len(page.items) < limit

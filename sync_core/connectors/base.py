@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import time
 from collections.abc import Callable
 from typing import Self, TypedDict
 
@@ -23,10 +26,22 @@ class Wiring(TypedDict, total=False):
     sleep: Callable[[float], None] | None
 
 
+# When this process checked a connection successfully, and when: the CLI checks before it starts a flow (a
+# mistake is then a one-line error within a second), and the flow's own check (which deployment runs need)
+# reuses that answer instead of asking again.
+_checked: dict[str, float] = {}
+_checked_lock = threading.Lock()
+
+
 class HttpConnector:
-    """Base of the provider connectors: ``self.http`` is the resilient client; use as a context manager."""
+    """Base of the provider connectors: ``self.http`` is the resilient client; use as a context manager.
+
+    Subclasses implement ``_check``: the cheapest call that proves the address answers and, where the API has
+    a harmless call that needs them, that the credentials are accepted.
+    """
 
     name: str
+    needs: tuple[str, ...] = ()  # the settings it cannot work without
 
     def __init__(
         self,
@@ -39,6 +54,23 @@ class HttpConnector:
     ) -> None:
         self.settings = settings
         self.http = HttpClient(self.name, base_url, settings, headers=headers, reader=reader, **wiring)
+        identity = "\0".join([self.name, base_url, *sorted(f"{k}={v}" for k, v in headers.items())])
+        self._identity = hashlib.sha256(identity.encode()).hexdigest()
+
+    def check(self, *, reuse_s: float = 0.0) -> None:
+        """The pre-run check (see ``_check``); raises ConnectorError or ConfigError naming the cause.
+
+        With ``reuse_s``, a success of this process's within that many seconds stands for a new check."""
+        with _checked_lock:
+            last = _checked.get(self._identity)
+        if reuse_s and last is not None and time.monotonic() - last < reuse_s:
+            return
+        self._check()
+        with _checked_lock:
+            _checked[self._identity] = time.monotonic()
+
+    def _check(self) -> None:
+        raise NotImplementedError
 
     def __enter__(self) -> Self:
         return self

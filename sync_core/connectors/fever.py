@@ -17,6 +17,7 @@ from typing_extensions import Unpack
 
 from sync_core import errors
 from sync_core.connectors.base import HttpConnector, Wiring
+from sync_core.http import ReadBounds
 from sync_core.responses import default_reader
 from sync_core.settings import Settings
 
@@ -29,12 +30,27 @@ def feed_file(url: str) -> Path | None:
     return Path(unquote(parts.path)) if parts.scheme == "file" else None
 
 
+def refuse_credentials(url: str, what: str) -> None:
+    """ConfigError when ``url`` carries user:password@: given as a parameter, it would be stored with the run."""
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        raise errors.ConfigError(
+            f"{what} must not carry credentials (user:password@): they would be stored with the run; put "
+            "that URL in FEVER_PROVIDER_URL (environment or .env), where they stay out of runs and logs"
+        )
+
+
 class FeverFeed(HttpConnector):
     """The feed at FEVER_PROVIDER_URL (or ``url``); use as a context manager."""
 
     name = "fever"
+    needs = ("fever_provider_url",)
 
     def __init__(self, settings: Settings, *, url: str | None = None, **wiring: Unpack[Wiring]) -> None:
+        """``url`` (a run parameter) overrides FEVER_PROVIDER_URL; it may not carry credentials, which would be
+        stored with the run's parameters: those belong in FEVER_PROVIDER_URL, where they are redacted."""
+        if url:
+            refuse_credentials(url, "a feed URL given as a run parameter")
         self.url = url or settings.fever_provider_url
         if not self.url:
             settings.require("fever_provider_url")
@@ -46,6 +62,24 @@ class FeverFeed(HttpConnector):
         super().__init__(settings, base_url=base, headers={}, reader=default_reader, **wiring)
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
+    def _check(self) -> None:
+        """A saved answer's file is readable; an http(s) feed answers a HEAD (any answer but 401/403 will do:
+        the feed has no credentials unless its URL carries them)."""
+        if self._file is not None:
+            if not self._file.is_file():
+                raise errors.ConfigError(f"no such feed file: {self._file}")
+            return
+        try:
+            self.http.request("HEAD", self._path, context="check feed")
+        except errors.AuthError as exc:
+            raise errors.AuthError(
+                f"fever: the feed refused the credentials of FEVER_PROVIDER_URL (HTTP {exc.status})",
+                provider=self.name,
+                status=exc.status,
+            ) from exc
+        except errors.PermanentError:
+            pass  # it answered: HEAD may be refused or unknown, the GET says what is wrong with it
+
     def fetch(self) -> IO[bytes]:
         """The whole answer, rewound, in a spooled temporary file (the caller closes it)."""
         spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES)  # noqa: SIM115
@@ -53,7 +87,13 @@ class FeverFeed(HttpConnector):
             if self._file is not None:
                 self._copy_file(spool)
             else:
-                self.http.download(self._path, spool, context="events feed")
+                bounds = ReadBounds(
+                    self.settings.feed_deadline_s,
+                    self.settings.feed_max_mb * 1024 * 1024,
+                    deadline_setting="FEED_DEADLINE_S",
+                    size_setting="FEED_MAX_MB",
+                )
+                self.http.download(self._path, spool, bounds=bounds, context="events feed")
         except BaseException:
             spool.close()
             raise

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from functools import partial
 from typing import Annotated, Any
 
@@ -19,6 +19,8 @@ from typing_extensions import Unpack
 from sync_core import errors
 from sync_core.connectors.base import HttpConnector, Wiring
 from sync_core.models import CataloguePage, NewProduct, StoreVariant, Write, WriteOutcome
+from sync_core.paging import PageWalk
+from sync_core.pool import thread_pool
 from sync_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -187,24 +189,37 @@ class Sazito(HttpConnector):
     """A Sazito store as a Target; owns its HTTP client (use as a context manager)."""
 
     name = "sazito"
+    needs = ("sazito_base", "sazito_key")
     write_kinds = frozenset({"price", "stock"})
 
     def __init__(self, settings: Settings, **wiring: Unpack[Wiring]) -> None:
-        settings.require("sazito_base", "sazito_key")
+        settings.require(*self.needs)
         assert settings.sazito_key is not None
         headers = {"X-API-KEY": settings.sazito_key.get_secret_value()}
         super().__init__(settings, base_url=settings.sazito_base, headers=headers, reader=_reader, **wiring)
+        self._catalogue = PageWalk(self.name, "the catalogue", max_pages=settings.sync_max_pages)
 
-    def check(self) -> None:
-        """Reachability and envelope via the public catalogue; the key itself is only verified by a write.
-
-        Sazito has no harmless authenticated read, so a bad key surfaces as AuthError at the first write.
-        """
-        self.http.get_json("/products", params={"page_number": 0, "page_size": 1}, context="check")
+    def _check(self) -> None:
+        """The public catalogue answers (address, envelope), then the key: Sazito has no authenticated read,
+        so an empty bulk stock update (``{"variants": []}``, which changes nothing) shows whether it is
+        accepted; a 401/403 raises AuthError naming SAZITO_KEY. A 422 for the empty list also means accepted."""
+        self.http.get_json("/products", params={"page_number": 0, "page_size": 1}, context="check catalogue")
+        try:
+            self.http.request("PUT", BULK_PATHS["stock"], json={"variants": []}, context="check key")
+        except errors.AuthError as exc:
+            raise errors.AuthError(
+                f"sazito refused the key: PUT {BULK_PATHS['stock']} answered HTTP {exc.status}; check SAZITO_KEY",
+                provider=self.name,
+                status=exc.status,
+                correlation_id=exc.correlation_id,
+            ) from exc
+        except errors.InvalidRequest:
+            pass  # the key got past authentication; only the (empty) body was refused
 
     def read_catalogue_page(self, number: int) -> CataloguePage:
         """One 0-based catalogue page; variants that cannot be read are skipped with a warning."""
         size = self.settings.sazito_page_size
+        self._catalogue.admit(number + 1)
         body = self.http.get_json(
             "/products", params={"page_number": number, "page_size": size}, context=f"catalogue page {number}"
         )
@@ -219,6 +234,8 @@ class Sazito(HttpConnector):
             ) from None
         variants = [v for p in page.products for v in self._store_variants(p)]
         limit = page.page_size if page.page_size and page.page_size > 0 else size
+        keys = sorted(str(p.get("id")) for p in page.products)
+        self._catalogue.record(number + 1, keys, total=page.total_count, size=limit)
         following = None if not page.products or len(page.products) < limit else number + 1
         last_number = -(-page.total_count // limit) - 1 if page.total_count is not None else None  # 0-based
         return CataloguePage(
@@ -264,7 +281,7 @@ class Sazito(HttpConnector):
                 for n, chunk in enumerate(chunks, 1)
             )
         if jobs:
-            with ThreadPoolExecutor(max_workers=min(self.settings.http_concurrency, len(jobs))) as pool:
+            with thread_pool(min(self.settings.http_concurrency, len(jobs))) as pool:
                 for future in as_completed([pool.submit(job) for job in jobs]):
                     part = future.result()
                     outcome.succeeded.extend(part.succeeded)

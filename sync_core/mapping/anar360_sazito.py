@@ -24,18 +24,40 @@ class PriceRule:
         return int(scaled.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+@dataclass(frozen=True, slots=True)
+class Plausible:
+    """Upper bounds of a believable supplier value (PLAUSIBLE_PRICE_MAX, PLAUSIBLE_STOCK_MAX): beyond them a
+    variant is quarantined, never written (a price of 1e20 is a supplier's error, not a price)."""
+
+    max_price: Decimal = Decimal(10**12)
+    max_stock: int = 1_000_000
+
+
+PLAUSIBLE = Plausible()
+
+
 def is_available(product: SupplierProduct) -> bool:
     """False when the vendor's plugin would show the product as out of stock (editing-pending, no shipment)."""
     return product.has_active_shipment and product.resell_status not in UNAVAILABLE_RESELL_STATUSES
 
 
-def price_value(variant: SupplierVariant, rule: PriceRule) -> dict[str, Any]:
-    """Sazito {"price", "discount_price"} for a variant; raises MappingError on a missing or negative price."""
+def price_value(
+    variant: SupplierVariant, rule: PriceRule, plausible: Plausible = PLAUSIBLE
+) -> dict[str, Any]:
+    """Sazito {"price", "discount_price"} for a variant; raises MappingError on a missing, negative or
+    implausible price."""
     if variant.price is None:
         raise MappingError(f"variant {variant.key} has no price", key=variant.key, reason="missing-price")
     if variant.price < 0 or (variant.label_price is not None and variant.label_price < 0):
         raise MappingError(
             f"variant {variant.key} has a negative price", key=variant.key, reason="negative-price"
+        )
+    highest = max(variant.price, variant.label_price or 0)
+    if highest > plausible.max_price:
+        raise MappingError(
+            f"variant {variant.key} has a price of {highest}, above PLAUSIBLE_PRICE_MAX ({plausible.max_price})",
+            key=variant.key,
+            reason="implausible-price",
         )
     if variant.label_price is not None and variant.label_price > variant.price:
         regular, sale = rule.apply(variant.label_price), rule.apply(variant.price)
@@ -44,8 +66,11 @@ def price_value(variant: SupplierVariant, rule: PriceRule) -> dict[str, Any]:
     return {"price": rule.apply(variant.price), "discount_price": None}
 
 
-def stock_value(product: SupplierProduct, variant: SupplierVariant) -> dict[str, Any]:
-    """Sazito {"managed", "stock"}: 0 when unavailable, unmanaged for a null stock, else the stock."""
+def stock_value(
+    product: SupplierProduct, variant: SupplierVariant, plausible: Plausible = PLAUSIBLE
+) -> dict[str, Any]:
+    """Sazito {"managed", "stock"}: 0 when unavailable, unmanaged for a null stock, else the stock; raises
+    MappingError on a negative or implausible stock."""
     if not is_available(product):
         return {"managed": True, "stock": 0}
     if variant.stock is None:
@@ -54,25 +79,36 @@ def stock_value(product: SupplierProduct, variant: SupplierVariant) -> dict[str,
         raise MappingError(
             f"variant {variant.key} has a negative stock", key=variant.key, reason="negative-stock"
         )
+    if variant.stock > plausible.max_stock:
+        raise MappingError(
+            f"variant {variant.key} has a stock of {variant.stock}, above PLAUSIBLE_STOCK_MAX "
+            f"({plausible.max_stock})",
+            key=variant.key,
+            reason="implausible-stock",
+        )
     return {"managed": True, "stock": variant.stock}
 
 
 def variant_writes(
-    product: SupplierProduct, variant: SupplierVariant, target_key: str, rule: PriceRule
+    product: SupplierProduct,
+    variant: SupplierVariant,
+    target_key: str,
+    rule: PriceRule,
+    plausible: Plausible = PLAUSIBLE,
 ) -> list[Write]:
     """The price and stock writes that make ``target_key`` correct for ``variant``."""
     return [
-        Write("price", target_key, variant.key, price_value(variant, rule)),
-        Write("stock", target_key, variant.key, stock_value(product, variant)),
+        Write("price", target_key, variant.key, price_value(variant, rule, plausible)),
+        Write("stock", target_key, variant.key, stock_value(product, variant, plausible)),
     ]
 
 
-def new_product(product: SupplierProduct, rule: PriceRule) -> NewProduct:
+def new_product(product: SupplierProduct, rule: PriceRule, plausible: Plausible = PLAUSIBLE) -> NewProduct:
     """The Sazito product to create for an unlinked supplier product (create_missing_products)."""
     variants = []
     for variant in product.variants:
-        price = price_value(variant, rule)
-        stock = stock_value(product, variant)
+        price = price_value(variant, rule, plausible)
+        stock = stock_value(product, variant, plausible)
         variants.append(
             (
                 variant.key,

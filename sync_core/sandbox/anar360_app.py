@@ -78,7 +78,8 @@ def build_anar360_app(state: SandboxState) -> Starlette:
         if since is not None and since > 0:
             return _fail(400, "since must be a negative offset in milliseconds from now")
         used = min(limit, state.config.anar360_max_limit)
-        skip = (page - 1) * used
+        stuck = state.config.anar360_stuck_page
+        skip = (min(page, stuck) if stuck else page) * used - used
         with state.lock:
             cat = state.catalogue
             if since is None:
@@ -89,6 +90,8 @@ def build_anar360_app(state: SandboxState) -> Starlette:
                 total = len(cat.by_updated) - start
                 window = cat.by_updated[start + skip : start + skip + used]
                 items = [cat.supplier_products[pos] for _, pos in window]
+            if stuck and page >= stuck:  # a provider stuck on a page: it never says the listing ended
+                total = max(total, (page + 1) * used)
             body = json.dumps({"total": total, "skip": skip, "limit": used, "items": items})
         return Response(body, media_type="application/json")
 

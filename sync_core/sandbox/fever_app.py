@@ -1,6 +1,7 @@
 """Simulator of the Fever events provider (contracts/fever.md), served under `/fever`.
 
-`GET /api/events` streams the generated feed (`fever_feed`), each answer the next fetch number;
+`GET /api/events` streams the generated feed (`fever_feed`), each answer the next fetch number (a HEAD
+serves none);
 `GET /sample` serves the contract's real sample unchanged. Latency, faults and rate limits apply to both.
 """
 
@@ -39,6 +40,8 @@ def build_fever_app(state: SandboxState) -> Starlette:
     """The Fever simulator over `state`: no auth, XML, the feed's size and seed from `state.config`."""
 
     async def events(request: Request) -> Response:
+        if request.method == "HEAD":  # headers only: no answer served, so the next GET's is unchanged
+            return Response(media_type=XML)
         fetch_number = state.next_fever_fetch()
         return StreamingResponse(feed_chunks(state.config.fever_feed(), fetch_number), media_type=XML)
 
@@ -46,7 +49,7 @@ def build_fever_app(state: SandboxState) -> Starlette:
         return Response(sample_feed(), media_type=XML)
 
     routes = [
-        Route("/api/events", events, methods=["GET"]),
+        Route("/api/events", events, methods=["GET", "HEAD"]),
         Route("/sample", sample, methods=["GET"]),
     ]
     shaping = Middleware(SandboxMiddleware, state=state, api="fever", routes=routes, error_body=fever_error)

@@ -17,31 +17,52 @@ DAY_MS = 86_400_000
 ENVELOPES = ("wrapped", "flat", "bare", "mixed")
 
 
+def knob(default: Any, help: str) -> Any:
+    """A SandboxConfig field with its help text (shown by `catalog-sync sandbox --help`)."""
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class SandboxConfig:
     """Knobs of the simulated providers; those in state.RUNTIME_KNOBS can change at run time."""
 
-    products: int = 200  # Anar360 products
-    variants: int = 3  # variants per product
-    seed: int = 1  # drives every random choice (catalogues, faults, mutations)
-    latency_ms: float = 0  # added to every API call
-    fault_rate: float = 0.0  # fraction of API calls answered 500/502/503 before doing anything
-    rate_limit: float = 0.0  # requests/s across both APIs (token bucket), 0 = unlimited; excess gets 429
-    burst_429_every: int = 0  # after every N served requests ...
-    burst_429_length: int = 0  # ... the next M get 429 (Retry-After alternates "1" and an HTTP-date)
-    rejected_fraction: float = 0.0  # linked Sazito variants whose writes always fail
-    envelope: str = "wrapped"  # bulk answer shape: wrapped | flat | bare | mixed (rotates)
-    bad_record_fraction: float = 0.0  # Anar360 products served with one broken variant
-    in_sync_fraction: float = 0.15  # linked store variants that start with the correct values (m=1, k=0)
-    unlinked_fraction: float = 0.05  # Anar360 products with no Sazito counterpart
-    merchant_products: int = 5  # Sazito products with no or a non-supplier sku
-    anar360_token: str = "sandbox-token"
-    sazito_key: str = "sandbox-key"
-    anar360_max_limit: int = 100  # server cap on Anar360 `limit`
-    sazito_max_page_size: int = 100  # server cap on Sazito `page_size`
-    fever_base_plans: int = 200  # base plans in the Fever feed (/fever/api/events), at least 6
-    fever_plans_per_base: int = 2  # plans per Fever base plan
-    fever_zones_per_plan: int = 3  # zones per Fever plan, at least 2
+    products: int = knob(200, "Anar360 products")
+    variants: int = knob(3, "variants per product")
+    seed: int = knob(1, "drives every random choice (catalogues, faults, mutations)")
+    latency_ms: float = knob(0, "added to every API call")
+    fault_rate: float = knob(0.0, "fraction of API calls answered 500/502/503 before doing anything")
+    rate_limit: float = knob(
+        0.0, "requests/s across both APIs (token bucket), 0 = unlimited; excess gets 429"
+    )
+    burst_429_every: int = knob(
+        0, "after every N served requests, answer the next burst-429-length with 429 (0: never)"
+    )
+    burst_429_length: int = knob(
+        0,
+        "requests answered 429 after each burst-429-every (Retry-After alternates seconds and an HTTP date)",
+    )
+    rejected_fraction: float = knob(0.0, "linked Sazito variants whose writes always fail")
+    html_answer_fraction: float = knob(
+        0.0, "bulk write calls applied, then answered HTTP 200 with an HTML page (a proxy's error page)"
+    )
+    envelope: str = knob("wrapped", "bulk answer shape: wrapped | flat | bare | mixed (rotates)")
+    anar360_stuck_page: int = knob(
+        0,
+        "from this Anar360 page on, serve that page again and again with a total that keeps growing (0: off)",
+    )
+    bad_record_fraction: float = knob(0.0, "Anar360 products served with one broken variant")
+    in_sync_fraction: float = knob(
+        0.15, "linked store variants that start with the correct values (m=1, k=0)"
+    )
+    unlinked_fraction: float = knob(0.05, "Anar360 products with no Sazito counterpart")
+    merchant_products: int = knob(5, "Sazito products with no or a non-supplier sku")
+    anar360_token: str = knob("sandbox-token", "Anar360 bearer token the sandbox accepts")
+    sazito_key: str = knob("sandbox-key", "Sazito X-API-KEY the sandbox accepts")
+    anar360_max_limit: int = knob(100, "server cap on Anar360 `limit`")
+    sazito_max_page_size: int = knob(100, "server cap on Sazito `page_size`")
+    fever_base_plans: int = knob(200, "base plans in the Fever feed (/fever/api/events), at least 6")
+    fever_plans_per_base: int = knob(2, "plans per Fever base plan")
+    fever_zones_per_plan: int = knob(3, "zones per Fever plan, at least 2")
 
     def __post_init__(self) -> None:
         if self.envelope not in ENVELOPES:
@@ -51,6 +72,7 @@ class SandboxConfig:
         for name in (
             "fault_rate",
             "rejected_fraction",
+            "html_answer_fraction",
             "bad_record_fraction",
             "in_sync_fraction",
             "unlinked_fraction",
@@ -59,6 +81,8 @@ class SandboxConfig:
                 raise ValueError(f"{name} must be within [0, 1]")
         if min(self.latency_ms, self.rate_limit, self.burst_429_every, self.burst_429_length) < 0:
             raise ValueError("latency_ms, rate_limit and the burst knobs must be >= 0")
+        if self.anar360_stuck_page < 0:
+            raise ValueError("anar360_stuck_page must be >= 0")
         if self.anar360_max_limit < 1 or self.sazito_max_page_size < 1 or self.merchant_products < 0:
             raise ValueError("page caps must be >= 1 and merchant_products >= 0")
         self.fever_feed()  # refuses a feed too small to carry every quirk

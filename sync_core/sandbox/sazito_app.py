@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from sync_core.sandbox import sazito_bodies as bodies
@@ -22,6 +22,7 @@ from sync_core.sandbox.state import SandboxState
 T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 10
 HOLD_POLL_S = 0.02
+BAD_GATEWAY_PAGE = "<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
 _OUTCOME_STATUS = {
     "unknown": (404, "variant not found"),
     "rejected": (422, "the store refused this variant"),
@@ -130,6 +131,8 @@ def build_sazito_app(state: SandboxState) -> Starlette:
         done, result = await held_write(request, apply)
         if not done or result is None:
             return envelope(None, 503, "write not applied: the sandbox is holding writes")
+        if state.traffic.html_roll(state.config.html_answer_fraction):  # applied, but the answer is lost
+            return HTMLResponse(BAD_GATEWAY_PAGE)
         return bulk_answer(*result)
 
     def write_price_entry(entry: dict[str, Any]) -> str:

@@ -43,9 +43,10 @@ def build_app(state: SandboxState) -> Starlette:
     )
 
 
-def serve(config: SandboxConfig, host: str = "127.0.0.1", port: int = 8360) -> None:
-    """Generate the catalogues and serve them until interrupted (blocking)."""
-    uvicorn.run(build_app(SandboxState(config)), host=host, port=port, log_level="warning")
+def serve(config: SandboxConfig, sock: socket.socket) -> None:
+    """Generate the catalogues and serve them on a bound socket until interrupted (blocking)."""
+    server = uvicorn.Server(uvicorn.Config(build_app(SandboxState(config)), log_level="warning"))
+    server.run(sockets=[sock])
 
 
 class _QuickStopServer(uvicorn.Server):
@@ -135,7 +136,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
             type=kinds[str(field.type)],
             default=field.default,
             dest=field.name,
-            help=f"(default {field.default})",
+            metavar=str(field.type).upper(),
+            help=f"{field.metadata.get('help', '')} (default {field.default})",
         )
 
 

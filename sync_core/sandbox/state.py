@@ -30,6 +30,8 @@ RUNTIME_KNOBS = frozenset(
         "burst_429_length",
         "hold_writes_after",
         "rejected_fraction",
+        "html_answer_fraction",
+        "anar360_stuck_page",
         "envelope",
     }
 )
@@ -75,11 +77,15 @@ class SandboxState:
         if unknown:
             raise ValueError(f"unknown knobs: {sorted(unknown)}")
         for name, value in changes.items():
-            if name in ("fault_rate", "rejected_fraction") and not _is_number(value, upper=1.0):
+            if name in ("fault_rate", "rejected_fraction", "html_answer_fraction") and not _is_number(
+                value, upper=1.0
+            ):
                 raise ValueError(f"{name} must be a number in [0, 1]")
             if name in ("latency_ms", "rate_limit") and not _is_number(value):
                 raise ValueError(f"{name} must be a non-negative number")
-            if name.startswith("burst_") and not (_is_number(value) and isinstance(value, int)):
+            if (name.startswith("burst_") or name == "anar360_stuck_page") and not (
+                _is_number(value) and isinstance(value, int)
+            ):
                 raise ValueError(f"{name} must be a non-negative integer")
         hold = changes.pop("hold_writes_after", ...)
         with self.lock:

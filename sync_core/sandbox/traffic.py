@@ -54,6 +54,10 @@ class TrafficShaper:
         # An HTTP-date has whole-second resolution: round up so the wait is never shorter than a second.
         return formatdate(math.ceil(time.time()) + 1, usegmt=True)
 
+    def html_roll(self, fraction: float) -> bool:
+        """True for the share ``fraction`` of calls (seeded, like the faults)."""
+        return fraction > 0 and self._fault_rng.random() < fraction
+
     def fault_roll(self, fault_rate: float) -> int | None:
         """None, or a 500/502/503 drawn from the seeded generator (reproducible for a request sequence)."""
         if fault_rate <= 0 or self._fault_rng.random() >= fault_rate:

@@ -91,18 +91,107 @@ def test_full_with_since_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
     assert "--since-ms" in one_line_error(capsys)
 
 
-def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["frobnicate"], "catalog-sync: argument COMMAND: invalid choice: 'frobnicate'"),
+        (["--bogus"], "catalog-sync: unrecognized arguments: --bogus (see catalog-sync --help)"),
+        ([], "catalog-sync: missing COMMAND: one of demo, sandbox, sync,"),
+        (["sync"], "catalog-sync sync: missing WHAT: one of products, catalogue, events"),
+        (["sync", "products", "--bogus"], "catalog-sync: unrecognized arguments: --bogus"),
+    ],
+)
+def test_command_line_mistakes_are_one_line_usage_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as caught:
-        main(["frobnicate"])
+        main(argv)
     assert caught.value.code == 2
+    assert one_line_error(capsys).startswith(message)
 
 
-def test_health_json_on_an_empty_store(capsys: pytest.CaptureFixture[str]) -> None:
+def test_sandbox_help_says_what_each_knob_does(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["sandbox", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--fault-rate FLOAT fraction of API calls answered 500/502/503" in out
+    assert "--anar360-stuck-page INT from this Anar360 page on" in out and "/_sandbox/faults" in out
+
+
+def test_sandbox_on_a_taken_port_says_so_in_one_line_before_any_banner(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        assert main(["sandbox", "--port", str(taken.getsockname()[1]), "--products", "3"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no banner, no credentials
+    assert captured.err.strip().startswith("catalog-sync: cannot listen on 127.0.0.1:")
+    assert captured.err.strip().endswith("Address already in use") and "\n" not in captured.err.strip()
+
+
+def test_unreachable_store_is_named_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()
+    with running_sandbox(SandboxConfig(products=3)) as sandbox:
+        monkeypatch.setenv("ANAR360_BASE", sandbox.anar360_base)
+        monkeypatch.setenv("ANAR360_TOKEN", sandbox.anar360_token)
+        monkeypatch.setenv("SAZITO_BASE", f"http://127.0.0.1:{port}/api/v1")
+        monkeypatch.setenv("SAZITO_KEY", "key-123456")
+        monkeypatch.setenv("CIRCUIT_FAILURE_THRESHOLD", "1")
+        assert main(["sync", "products"]) == 2
+        # The second attempt found the circuit open: the message still names the failure, not the circuit.
+        assert one_line_error(capsys).startswith(
+            f"catalog-sync: sazito: cannot reach http://127.0.0.1:{port} (connection refused) (1 failure in a row"
+        )
+        # The circuit opened for that address only: the corrected URL is called at once (and its key refused).
+        monkeypatch.setenv("SAZITO_BASE", sandbox.sazito_base)
+        assert main(["sync", "products", "--dry-run"]) == 2
+        err = one_line_error(capsys)
+        assert err.startswith(
+            "catalog-sync: sazito refused the key: PUT /accounting/bulk-update-stock answered"
+        )
+        assert "key-123456" not in err and sandbox.state.stats()["variant_writes"] == 0
+
+
+def test_an_unreachable_feed_is_named_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()
+    monkeypatch.setenv("FEVER_PROVIDER_URL", f"http://feeder:s3cret-pw@127.0.0.1:{port}/api/events")
+    assert main(["sync", "events"]) == 2
+    err = one_line_error(capsys)
+    assert (
+        err
+        == f"catalog-sync: fever: cannot reach http://127.0.0.1:{port} (connection refused) after 2 attempts"
+    )
+
+
+def test_a_feed_url_with_credentials_is_refused_as_a_parameter(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sync", "events", "--url", "https://feeder:s3cret-pw@feeds.test/events.xml"]) == 2
+    err = one_line_error(capsys)
+    assert err.startswith("catalog-sync: --url must not carry credentials") and "s3cret-pw" not in err
+
+
+def test_health_with_nothing_configured_is_not_healthy(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "upgrade"]) == 0
     capsys.readouterr()
-    assert main(["health", "--json"]) == 0
+    assert main(["health", "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
-    assert report["healthy"] is True and report["database"] == "ok" and report["failures"]["pending"] == 0
+    assert report["healthy"] is False and report["database"] == "ok" and report["failures"]["pending"] == 0
+    assert report["configured"] == [] and report["problems"][0].startswith("no pipeline is configured")
+    assert "FEVER_PROVIDER_URL" in report["problems"][0] and "SAZITO_KEY" in report["problems"][0]
+
+
+def test_health_of_a_configured_pipeline_that_never_ran_is_not_healthy(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FEVER_PROVIDER_URL", "https://feed.test/api/events")
+    assert main(["health"]) == 1
+    out = capsys.readouterr().out
+    assert "healthy      False" in out and "problem      fever-events has never run" in out
 
 
 def test_health_says_unhealthy_when_the_database_is_down(
@@ -157,3 +246,15 @@ def test_sync_events_mistakes_are_usage_errors(
 ) -> None:
     assert main(argv) == 2
     assert message in one_line_error(capsys)
+
+
+def test_a_malformed_database_url_is_named_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://bob:hunter2@db.test:port/catalog")
+    assert main(["runs"]) == 2
+    err = one_line_error(capsys)
+    assert err.startswith(
+        "catalog-sync: invalid DATABASE_URL 'postgresql+psycopg://bob:***@db.test:port/catalog'"
+    )
+    assert "hunter2" not in err

@@ -267,3 +267,29 @@ def test_403_on_products_is_auth_error(source: Anar360, router: respx.MockRouter
     router.get("/products").respond(403, json=fixture("token_refused"))
     with pytest.raises(errors.AuthError, match=r"refused the token \(error 10010\)"):
         source.fetch_page(PageRequest())
+
+
+def test_a_page_served_again_and_again_stops_the_listing(source: Anar360, router: respx.MockRouter) -> None:
+    same = [product("a"), product("b")]
+    router.get("/products").respond(200, json=page(same, total=None, limit=2))
+    first = source.fetch_page(PageRequest(number=1, size=2))
+    assert first.next is not None  # a full page and no total: the listing may go on
+    with pytest.raises(
+        errors.LimitExceeded, match=r"pages 1 and 2 hold the same 2 items, so it would never end"
+    ):
+        source.fetch_page(first.next)
+
+
+def test_a_total_that_grows_with_every_page_cannot_keep_the_listing_going(
+    source: Anar360, router: respx.MockRouter
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params["page"])
+        items = [product(f"p{number}-{i}") for i in range(2)]
+        return httpx.Response(200, json=page(items, total=(number + 1) * 2, limit=2))
+
+    router.get("/products").mock(side_effect=answer)
+    request: PageRequest | None = PageRequest(number=1, size=2)
+    with pytest.raises(errors.LimitExceeded, match=r"goes on past page 7 \(its total of 4 items at 2 a page"):
+        while request is not None:
+            request = source.fetch_page(request).next

@@ -83,12 +83,39 @@ def test_missing_settings_raise_config_error() -> None:
         Sazito(Settings(sazito_key=KEY, _env_file=None))
 
 
-def test_check_reads_one_catalogue_item(target: Sazito, router: respx.MockRouter) -> None:
+def test_check_reads_one_catalogue_item_then_proves_the_key_with_an_empty_bulk_update(
+    target: Sazito, router: respx.MockRouter
+) -> None:
     route = router.get("/products").respond(200, json=fixture("catalogue_page"))
+    empty = router.put("/accounting/bulk-update-stock").respond(
+        200, json={"result": {"success_variants": [], "failed_variant_ids": []}, **OK}
+    )
     target.check()
     params = route.calls.last.request.url.params
     assert (params["page_number"], params["page_size"]) == ("0", "1")
-    assert route.calls.last.request.headers["X-API-KEY"] == KEY
+    assert bodies(empty) == [{"variants": []}]  # changes nothing
+    assert empty.calls.last.request.headers["X-API-KEY"] == KEY
+
+
+def test_check_names_a_refused_key(target: Sazito, router: respx.MockRouter) -> None:
+    router.get("/products").respond(200, json=fixture("catalogue_page"))  # public: any key passes
+    router.put("/accounting/bulk-update-stock").respond(
+        401, json={"result": None, "error": "invalid or missing API key", "error_code": 401, "status": 401}
+    )
+    with pytest.raises(
+        errors.AuthError, match=r"^sazito refused the key: PUT .* HTTP 401; check SAZITO_KEY$"
+    ):
+        target.check()
+
+
+def test_check_takes_a_422_for_the_empty_list_as_an_accepted_key(
+    target: Sazito, router: respx.MockRouter
+) -> None:
+    router.get("/products").respond(200, json=fixture("catalogue_page"))
+    router.put("/accounting/bulk-update-stock").respond(
+        422, json={"result": None, "error": "variants is empty", "error_code": 422, "status": 422}
+    )
+    target.check()
 
 
 def test_check_envelope_failure(target: Sazito, router: respx.MockRouter) -> None:
@@ -380,3 +407,15 @@ def test_chunks_really_overlap(target: Sazito, router: respx.MockRouter) -> None
     router.put("/accounting/bulk-update-price").mock(side_effect=serve)
     outcome = target.apply([price(i) for i in range(100)])
     assert len(outcome.succeeded) == 100 and outcome.failed == []
+
+
+def test_a_catalogue_that_repeats_a_page_is_stopped(target: Sazito, router: respx.MockRouter) -> None:
+    full = [{"id": 1, "name": "a", "product_variants": []}, {"id": 2, "name": "b", "product_variants": []}]
+    router.get("/products").respond(
+        200, json={**catalogue(full), "result": {**catalogue(full)["result"], "total_count": None}}
+    )
+    assert target.read_catalogue_page(0).next == 1
+    with pytest.raises(
+        errors.LimitExceeded, match="the catalogue repeats itself: pages 1 and 2 hold the same 2"
+    ):
+        target.read_catalogue_page(1)

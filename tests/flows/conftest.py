@@ -44,6 +44,8 @@ def sandbox_env(sandbox: SandboxHandle, db_url: str) -> dict[str, str]:
         "SYNC_PAGE_LIMIT": "25",
         "SAZITO_PAGE_SIZE": "50",
         "FAILURE_RETRY_BASE_S": "0",
+        # A killed run's lease lapses in seconds, so the run after it does not wait a minute.
+        "RUN_LEASE_TTL_S": "5",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
 

@@ -1,4 +1,6 @@
-"""A sync process killed (SIGKILL) while writes are in flight, then a rerun: converges, no duplicate writes."""
+"""A sync process killed (SIGKILL) or stopped (SIGTERM) while writes are in flight, then a rerun: the
+interrupted run is recorded as crashed / cancelled, its cursor stays, and the rerun converges with no
+duplicate writes."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from sqlmodel import select
 
 from flows.sync_products import sync_products
 from sync_core.db import session_scope
-from sync_core.runs import recent_runs
+from sync_core.runs import get_cursor, get_run, recent_runs
 from sync_core.sandbox.catalogue import SandboxConfig
 from sync_core.sandbox.server import SandboxHandle
 from sync_core.sandbox.verify import verify_store
@@ -70,14 +72,26 @@ def _start_sync(sandbox: SandboxHandle, db_url: str, cwd: Path, *args: str) -> s
     )
 
 
-@pytest.mark.parametrize("scope", ["full", "incremental"])
-def test_killed_run_then_rerun_converges_without_duplicate_writes(
-    sync_env: SandboxHandle, db_url: str, tmp_path: Path, scope: str
+CURSOR = "products.window_start_ms"
+
+
+@pytest.mark.parametrize(
+    ("scope", "sig"),
+    [
+        ("full", signal.SIGKILL),
+        ("incremental", signal.SIGKILL),
+        ("full", signal.SIGTERM),
+        ("incremental", signal.SIGTERM),
+    ],
+)
+def test_interrupted_run_then_rerun_converges_without_duplicate_writes(
+    sync_env: SandboxHandle, db_url: str, tmp_path: Path, scope: str, sig: signal.Signals
 ) -> None:
     state = sync_env.state
     if scope == "incremental":
         sync_products(scope="full")
         state.mutate(150, seed=2)
+    cursor = get_cursor(db_url, pipeline="anar360-sazito", key=CURSOR)
     state.reset_stats()
     state.hold_writes(after=3)  # three write calls land, the next ones hang unapplied
     process = _start_sync(sync_env, db_url, tmp_path, *(["--full"] if scope == "full" else []))
@@ -86,8 +100,8 @@ def test_killed_run_then_rerun_converges_without_duplicate_writes(
         # Kill only once the batches that landed are in the ledger: the one window this test does not
         # cover is a kill between the store's answer and the ledger commit (a resend there is a no-op).
         _wait_for(lambda: _recorded(db_url) == state.stats()["variant_writes"], 60, "the ledger to catch up")
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+        os.killpg(process.pid, sig)
+        process.wait(timeout=60)
         # The held calls see their client gone and drop out unapplied, as a dead process's requests would.
         _wait_for(lambda: state.waiting_writes == 0, 30, "the held writes to be abandoned")
     finally:
@@ -97,10 +111,17 @@ def test_killed_run_then_rerun_converges_without_duplicate_writes(
         state.hold_writes(after=None)
     landed = state.stats()["variant_writes"]
     assert landed > 0 and not verify_store(state).ok
-    assert recent_runs(db_url)[0].status == "running"  # the killed run never finished
+    interrupted = recent_runs(db_url)[0]
+    if sig == signal.SIGTERM:  # it ended itself: recorded as cancelled, the cursor left where it was
+        assert interrupted.status == "cancelled" and "SIGTERM" in (interrupted.error or "")
+    else:  # it died: "running" until its lease lapses
+        assert interrupted.status == "running"
+    assert get_cursor(db_url, pipeline="anar360-sazito", key=CURSOR) == cursor
 
     rerun = sync_products(scope=scope)
     stats = state.stats()
+    if sig == signal.SIGKILL:  # the rerun took the lapsed lease over and closed the dead run
+        assert get_run(db_url, run_id=interrupted.id).status == "crashed"  # type: ignore[arg-type,union-attr]
     assert rerun["status"] in ("success", "partial")
     assert verify_store(state).ok
     assert stats["noop_writes"] == 0  # nothing that landed before the kill was sent again

@@ -26,8 +26,10 @@ from prefect.client.schemas.filters import (
     FlowRunFilterStateType,
 )
 from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.states import Cancelling
 
 from deployments.spec import AUTOMATION_PREFIX, WORK_POOL, project_deployments
+from sync_core.runs import get_cursor, recent_runs
 from sync_core.sandbox.catalogue import SandboxConfig
 from sync_core.sandbox.server import SandboxHandle, running_sandbox
 from sync_core.sandbox.verify import verify_store
@@ -286,3 +288,22 @@ def test_a_failed_sync_starts_retry_failures_and_the_open_circuit_is_notified(st
         what="the circuit-open notification",
     )
     assert "catalog-sync.provider.anar360" in alerts[0]["subject"]
+
+
+def test_a_run_cancelled_from_the_ui_is_recorded_cancelled_and_its_cursor_stays(stack: Stack) -> None:
+    state, database = stack.sandbox.state, stack.env["DATABASE_URL"]
+    cursor = get_cursor(database, pipeline="anar360-sazito", key="products.window_start_ms")
+    state.mutate(40, seed=8)  # something to write
+    state.hold_writes(after=1)  # the run's key check lands; its first real write hangs
+    try:
+        flow_run_id = _run_deployment(stack, "sync-products/anar360-sazito-full")
+        wait_until(lambda: state.waiting_writes > 0, timeout_s=180, what="a held write")
+        stack.api(lambda client: client.set_flow_run_state(flow_run_id, Cancelling(), force=True))
+        assert _wait_for_end(stack, flow_run_id) == "CANCELLED", stack.logs()
+    finally:
+        state.release_writes()
+    run = next(
+        r for r in recent_runs(database, pipeline="anar360-sazito") if r.flow_run_id == str(flow_run_id)
+    )
+    assert run.status == "cancelled" and "SIGTERM" in (run.error or ""), run
+    assert get_cursor(database, pipeline="anar360-sazito", key="products.window_start_ms") == cursor

@@ -26,9 +26,9 @@ class CountingStore(MemoryBreakerStore):
         super().__init__()
         self.loads = 0
 
-    def load(self, provider: str) -> BreakerState:
+    def load(self, provider: str, address: str = "") -> BreakerState:
         self.loads += 1
-        return super().load(provider)
+        return super().load(provider, address)
 
 
 def breaker(
@@ -54,7 +54,9 @@ def test_closed_to_open_after_threshold_within_window() -> None:
     fail(b)
     assert b.state.state == "open" and store.load("sazito").state == "open"
     assert events == ["circuit_opened"]
-    with pytest.raises(CircuitOpenError, match=r"sazito: circuit open .*next probe at .* \(in 30s\)") as info:
+    with pytest.raises(
+        CircuitOpenError, match=r"sazito: failed \(3 failures in a row; no call made: .* \(in 30s\)"
+    ) as info:
         b.before_call()
     assert info.value.provider == "sazito"
 
@@ -78,7 +80,7 @@ def test_open_half_open_closed() -> None:
     clock.advance(1)
     assert b.before_call() is True  # the one probe
     assert b.state.state == "half_open"
-    with pytest.raises(CircuitOpenError, match="probe is in flight"):
+    with pytest.raises(CircuitOpenError, match="a trial call is in flight"):
         b.before_call()
     b.record_success(True)
     assert b.state == BreakerState() and store.load("sazito") == BreakerState()
@@ -126,7 +128,7 @@ def test_state_is_shared_through_the_store() -> None:
         b.before_call()
     clock.advance(30)
     assert b.before_call() is True  # b probes ...
-    with pytest.raises(CircuitOpenError, match="probe is in flight"):
+    with pytest.raises(CircuitOpenError, match="a trial call is in flight"):
         a.before_call()  # ... and a, past its own cooldown, re-reads and sees the probe in flight
     b.record_success(True)
     clock.advance(1)
@@ -174,3 +176,18 @@ def test_saves_on_failures_and_transitions_only() -> None:
     clock.advance(30)
     b.record_success(b.before_call())  # half_open, then closed
     assert store.saves == 4
+
+
+def test_the_open_error_repeats_the_failure_that_opened_the_circuit() -> None:
+    clock, store = Clock(), MemoryBreakerStore()
+    b = breaker(store, clock, address="http://127.0.0.1:9")
+    for _ in range(3):
+        b.record_failure(b.before_call(), "sazito: cannot reach http://127.0.0.1:9 (connection refused)")
+    with pytest.raises(CircuitOpenError) as info:
+        b.before_call()
+    assert str(info.value).startswith(
+        "sazito: cannot reach http://127.0.0.1:9 (connection refused) (3 failures"
+    )
+    assert "calls to sazito at http://127.0.0.1:9 are paused" in str(info.value)
+    assert store.load("sazito", "http://127.0.0.1:9").last_error is not None
+    assert store.load("sazito").state == "closed"  # another address, another circuit

@@ -302,12 +302,54 @@ def test_circuit_opens_and_blocks_without_calling(
         for _ in range(2):
             with pytest.raises(errors.TransientError):
                 http.request("GET", "/p")
-        with pytest.raises(errors.CircuitOpenError, match="next probe") as info:
+        # The open circuit names the failure that opened it, not itself.
+        with pytest.raises(
+            errors.CircuitOpenError,
+            match=r"^anar360: GET /p failed \(HTTP 503\) \(2 failures in a row; no call made: calls to "
+            r"anar360 at https://api.test:443 are paused until .*\)$",
+        ) as info:
             http.request("GET", "/p")
     assert route.call_count == 2
     assert events == ["circuit_opened"]
     assert audit.records[-1].outcome == "circuit_open" and audit.records[-1].status is None
     assert info.value.correlation_id == audit.records[-1].correlation_id
+
+
+def test_a_circuit_belongs_to_one_address_so_a_corrected_url_is_called_at_once(
+    sleeps: list[float], audit: ListAudit
+) -> None:
+    store, settings = MemoryBreakerStore(), make_settings(http_retries=0, circuit_failure_threshold=1)
+    down, up = respx.MockRouter(), respx.MockRouter()
+    down.get("https://closed.test/v1/p").mock(
+        side_effect=httpx.ConnectError("[Errno 111] Connection refused")
+    )
+    up.get("https://api.test/v1/p").respond(200, json={})
+    wrong = HttpClient(
+        "anar360",
+        "https://closed.test/v1",
+        settings,
+        transport=httpx.MockTransport(down.handler),
+        breaker_store=store,
+        sleep=sleeps.append,
+    )
+    with wrong, pytest.raises(errors.TransientError, match="cannot reach https://closed.test"):
+        wrong.request("GET", "/p")
+    with (
+        wrong,
+        pytest.raises(errors.CircuitOpenError, match=r"cannot reach https://closed.test.*connection refused"),
+    ):
+        wrong.request("GET", "/p")
+    right = HttpClient(
+        "anar360",
+        BASE,
+        settings,
+        transport=httpx.MockTransport(up.handler),
+        breaker_store=store,
+        sleep=sleeps.append,
+    )
+    with right:
+        assert right.request("GET", "/p").status_code == 200
+    assert store.load("anar360", "https://closed.test:443").state == "open"
 
 
 def test_circuit_open_is_not_retried_mid_call(router: respx.MockRouter, sleeps: list[float]) -> None:
@@ -340,7 +382,7 @@ def test_auth_errors_are_counted(router: respx.MockRouter, sleeps: list[float]) 
                 http.request("GET", "/p")
         with pytest.raises(errors.CircuitOpenError):
             http.request("GET", "/p")
-    assert store.load("anar360").state == "open"
+    assert store.load("anar360", "https://api.test:443").state == "open"
 
 
 def test_pacer_called_before_each_attempt(router: respx.MockRouter, sleeps: list[float]) -> None:

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from sync_core.errors import MappingError
 from sync_core.mapping.anar360_sazito import (
+    Plausible,
     PriceRule,
     is_available,
     new_product,
@@ -142,3 +144,26 @@ def test_title_normalisation_folds_case_spaces_letters_and_digits() -> None:
     assert normalise("كيف ١٢") == "کیف 12"
     assert title_key("Shirt", ["L", "Red"]) == title_key("SHIRT", ["red", " l"])
     assert title_key("Shirt", ["L"]) != title_key("Shirt", ["M"])
+
+
+@pytest.mark.parametrize(
+    ("kw", "reason"),
+    [
+        ({"price": 10**20}, "implausible-price"),
+        ({"price": 1000, "label_price": 10**13}, "implausible-price"),
+        ({"stock": 5_000_000}, "implausible-stock"),
+    ],
+)
+def test_implausible_values_are_refused_not_written(kw: dict[str, Any], reason: str) -> None:
+    with pytest.raises(MappingError) as refused:
+        variant_writes(product(), variant(**kw), "456", RULE, Plausible(Decimal(10**12), 1_000_000))
+    assert refused.value.reason == reason and "PLAUSIBLE_" in str(refused.value)
+
+
+def test_plausibility_bounds_are_settings() -> None:
+    low = Plausible(max_price=Decimal(500), max_stock=10)
+    assert price_value(variant(price=500), RULE, low)["price"] == 500
+    with pytest.raises(MappingError, match="above PLAUSIBLE_PRICE_MAX \\(500\\)"):
+        price_value(variant(price=501), RULE, low)
+    with pytest.raises(MappingError, match="above PLAUSIBLE_STOCK_MAX \\(10\\)"):
+        stock_value(product(), variant(stock=11), low)

@@ -5,9 +5,14 @@ from __future__ import annotations
 from sync_core.catalogue import record_catalogue_page
 from sync_core.failures import list_failures
 from sync_core.ledger import load_links
+from sync_core.models import PageRequest, RejectedRecord, SourcePage
 from sync_core.pipeline import sync_page
 from sync_core.settings import Settings
 from tests.fakes import FakeStore, page_of, store_variant, supplier_product
+
+
+def statuses(settings: Settings) -> set[tuple[str, str, str]]:
+    return {(f.context, f.item_key, f.status) for f in list_failures(settings.database_url)}
 
 
 def test_sku_links_then_only_changes_are_pushed(settings: Settings) -> None:
@@ -79,3 +84,54 @@ def test_missing_products_are_created_when_enabled(settings: Settings) -> None:
     assert [(w.kind, w.target_key) for w in store.applied] == [("price", "new-p1-v1")]  # only the discount
     again = sync_page(creating, page_of(supplier_product(label_price=1200)), store, run_id=None)
     assert again.created == 0 and again.pushed == 0
+
+
+def test_a_quarantined_variant_is_resolved_once_the_supplier_fixes_it(settings: Settings) -> None:
+    store = FakeStore({"10": store_variant("10", sku="p1-v1")})
+    record_catalogue_page(settings, store.read_catalogue_page(0), store, run_id=None)
+    assert sync_page(settings, page_of(supplier_product(stock=-3)), store, run_id=None).failed == 1
+    assert statuses(settings) == {("map", "p1-v1", "pending")}
+    fixed = sync_page(settings, page_of(supplier_product(stock=3)), store, run_id=None)
+    assert fixed.failed == 0 and statuses(settings) == {("map", "p1-v1", "resolved")}
+
+
+def test_a_record_the_source_could_not_read_is_resolved_once_it_reads_right(settings: Settings) -> None:
+    store = FakeStore({"10": store_variant("10", sku="p1-v1")})
+    reject = RejectedRecord(key="p1", reason="invalid-record", message="variants.0.price: bad", payload={})
+    sync_page(settings, SourcePage(PageRequest(), [], [reject], None), store, run_id=None)
+    assert statuses(settings) == {("map", "p1", "pending")}
+    sync_page(settings, page_of(supplier_product()), store, run_id=None)
+    assert statuses(settings) == {("map", "p1", "resolved")}
+
+
+def test_push_failures_the_store_turns_out_to_hold_are_resolved_by_a_catalogue_read(
+    settings: Settings,
+) -> None:
+    store = FakeStore({"10": store_variant("10", sku="p1-v1")}, garble={"10"})
+    record_catalogue_page(settings, store.read_catalogue_page(0), store, run_id=None)
+    result = sync_page(settings, page_of(supplier_product()), store, run_id=None)
+    assert result.failed == 2 and statuses(settings) == {
+        ("push:price", "10", "pending"),
+        ("push:stock", "10", "pending"),
+    }
+    read = record_catalogue_page(settings, store.read_catalogue_page(0), store, run_id=None)
+    assert read.resolved == 2 and {status for *_, status in statuses(settings)} == {"resolved"}
+    before = len(store.applied)
+    again = sync_page(settings, page_of(supplier_product()), store, run_id=None)
+    assert (again.pushed, again.unchanged, len(store.applied)) == (0, 2, before)  # nothing needless sent
+
+
+def test_a_push_failure_is_resolved_when_the_store_already_holds_what_the_source_wants_now(
+    settings: Settings,
+) -> None:
+    store = FakeStore({"10": store_variant("10", sku="p1-v1")})
+    record_catalogue_page(settings, store.read_catalogue_page(0), store, run_id=None)
+    sync_page(settings, page_of(supplier_product(price=1000)), store, run_id=None)
+    store.refuse.add("10")
+    sync_page(settings, page_of(supplier_product(price=1100)), store, run_id=None)  # refused: pending
+    assert ("push:price", "10", "pending") in statuses(settings)
+    # The supplier goes back to 1000, which the store holds: the pending 1100 is no longer wanted, and a
+    # replay would write a stale price.
+    back = sync_page(settings, page_of(supplier_product(price=1000)), store, run_id=None)
+    assert (back.pushed, back.unchanged) == (0, 2)
+    assert ("push:price", "10", "resolved") in statuses(settings)

@@ -1,0 +1,166 @@
+"""The life of every run, however it ends: lease and row on entry; status, cursor, lease, summary, report
+and event on exit.
+
+    try:
+        run = open_pipeline_run(PIPELINE, scope)
+    except PipelineBusy as busy:
+        return skipped(busy)          # the flow run ends Cancelled, with the reason
+    with run:
+        ...                           # tasks; run.result / run.extra / run.move_cursor_on_success(...)
+    return run.summary
+
+The exit decides the status from what ended the block: nothing → ``success`` (``partial`` when items failed),
+an ``Exception`` → ``failed``, SIGTERM / Ctrl-C / a cancellation from the UI (Prefect delivers those as
+``TerminationSignal`` and ``KeyboardInterrupt``, BaseExceptions) → ``cancelled``, any other BaseException →
+``crashed``. Only ``success`` and ``partial`` move the cursor. A process that dies without reaching the exit
+is found by its lapsed lease (sync_core.lease).
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import Any
+
+from prefect import get_run_logger
+from prefect.exceptions import MissingContextError, TerminationSignal
+from prefect.states import Cancelled, State
+
+from flows.artifacts import publish_run
+from sync_core.db import upgrade
+from sync_core.errors import PipelineBusy
+from sync_core.lease import LeasedRun, LeaseKeeper, close_leased_run, open_leased_run
+from sync_core.pipeline import PageResult
+from sync_core.runs import COUNTERS, get_run
+from sync_core.settings import Settings
+from sync_core.tables import SyncRun
+from tasks.runtime import current_flow_run_id, current_settings, release
+
+DRY_RUN_COUNTERS = ("fetched", "mapped", "pushed", "unchanged", "skipped", "failed")
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter[Any]:
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)
+
+
+def open_pipeline_run(pipeline: str, scope: str, *, dry_run: bool = False) -> PipelineRun:
+    """Migrate the store and open a run under the pipeline's lease (waiting up to RUN_LEASE_WAIT_S for a
+    run that holds it); raises PipelineBusy when it is still held, ConfigError / PersistenceError."""
+    settings = current_settings()
+    upgrade(settings.database_url)
+    leased = open_leased_run(
+        settings.database_url,
+        lease=pipeline,
+        scope=scope,
+        dry_run=dry_run,
+        flow_run_id=current_flow_run_id(),
+        ttl_s=settings.run_lease_ttl_s,
+        wait_s=settings.run_lease_wait_s,
+        on_wait=_logger().warning,
+    )
+    return PipelineRun(settings, leased, scope=scope, dry_run=dry_run)
+
+
+def skipped(busy: PipelineBusy) -> State[Any]:
+    """The flow run's end when another run holds the lease: Cancelled, not Failed (nothing went wrong)."""
+    _logger().warning("not run: %s", busy)
+    return Cancelled(message=f"not run: {busy}")
+
+
+def interruption(exc: BaseException) -> str:
+    """What interrupted a run, in words."""
+    if isinstance(exc, TerminationSignal):
+        return f"interrupted by signal {exc.signal} (SIGTERM: stopped, or cancelled from the Prefect UI)"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    return f"crashed: {type(exc).__name__}: {exc}"
+
+
+class PipelineRun:
+    """An open run; use as a context manager around the run's work (see the module docstring)."""
+
+    def __init__(self, settings: Settings, leased: LeasedRun, *, scope: str, dry_run: bool) -> None:
+        self.settings, self.leased = settings, leased
+        self.id, self.pipeline, self.scope, self.dry_run = leased.run_id, leased.lease, scope, dry_run
+        self.result: PageResult | None = None  # item counts the flow gathered (a dry run records none)
+        self.extra: dict[str, Any] = {}  # flow-specific summary entries
+        self.summary: dict[str, Any] = {}
+        self._cursor: tuple[str, str] | None = None
+        self._keeper = LeaseKeeper(settings.database_url, leased)
+
+    def move_cursor_on_success(self, key: str, value: str) -> None:
+        """Move cursor ``key`` to ``value`` when the run ends success or partial (never on a dry run)."""
+        self._cursor = (key, value)
+
+    def __enter__(self) -> PipelineRun:
+        self._keeper.__enter__()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._keeper.__exit__()
+        requests = release(self.id)
+        status, error = self._outcome(exc)
+        if self._keeper.lost and error is None:
+            error = "lost its lease to another run while it ran"
+        moves = status in ("success", "partial") and not self.dry_run
+        try:
+            row = close_leased_run(
+                self.settings.database_url,
+                self.leased,
+                status=status,
+                error=error,
+                requests=requests,
+                cursor=self._cursor if moves else None,
+            )
+        except Exception:
+            if exc is None:
+                raise
+            # The row stays "running" until its lease lapses; then it is closed as crashed.
+            _logger().exception("run %s: could not record how it ended (%s)", self.id, status)
+            return
+        self.summary = run_summary(row, self.result) | self.extra
+        if status in ("cancelled", "crashed"):
+            _logger().warning("run %s %s; the cursor did not move", self.id, error)
+        publish_run(self.summary)
+        counts = ", ".join(f"{name} {self.summary[name]}" for name in COUNTERS)
+        _logger().info("run %s of %s %s: %s", self.id, self.pipeline, status, counts)
+
+    def _outcome(self, exc: BaseException | None) -> tuple[str, str | None]:
+        if exc is None:
+            failed = (self.result.failed if self.dry_run and self.result else 0) or _failed(self)
+            return ("partial" if failed else "success"), None
+        if isinstance(exc, Exception):
+            return "failed", f"{type(exc).__name__}: {exc}"
+        status = "cancelled" if isinstance(exc, TerminationSignal | KeyboardInterrupt) else "crashed"
+        return status, interruption(exc)
+
+
+def _failed(run: PipelineRun) -> int:
+    row = get_run(run.settings.database_url, run_id=run.id)
+    return row.failed if row is not None else 0
+
+
+def run_summary(run: SyncRun, result: PageResult | None) -> dict[str, Any]:
+    """The dict a flow returns and the CLI prints: the row's counters (a dry run's come from ``result``)."""
+    started, finished = run.started_at, run.finished_at
+    summary: dict[str, Any] = {
+        "run_id": run.id,
+        "pipeline": run.pipeline,
+        "scope": run.scope,
+        "status": run.status,
+        "dry_run": run.dry_run,
+        "duration_s": round((finished - started).total_seconds(), 2) if finished and started else None,
+        **{name: getattr(run, name) for name in COUNTERS},
+        "error": run.error,
+    }
+    if result is not None:
+        summary["reasons"] = dict(result.reasons)
+        summary["created"] = result.created
+        if run.dry_run:  # nothing was recorded: the counts are what the run would have done
+            summary.update({name: getattr(result, name) for name in DRY_RUN_COUNTERS}, diffs=result.diffs)
+    return summary
