@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
+from catalog_sync.service.errors import one_line
 from sync_core.audit import circuit_states
 from sync_core.db import check_connection, get_engine
 from sync_core.errors import ConfigError, PersistenceError
@@ -23,6 +25,7 @@ DURATION_BUCKETS_MS = (25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 CIRCUIT_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 FAILURE_STATUSES = ("pending", "dead", "resolved")
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["metrics"])
 
 
@@ -40,7 +43,9 @@ class StateStoreCollector:
         try:
             check_connection(self._url)
             families = self._families(self._url)
-        except (PersistenceError, SQLAlchemyError):
+        # ConfigError, ValueError: a malformed URL (make_url raises ValueError for a port that is no number).
+        except (ConfigError, PersistenceError, SQLAlchemyError, ValueError) as exc:
+            log.warning("/metrics: the state store did not answer: %s", one_line(exc))
             up.add_metric([], 0)
             return [up]
         up.add_metric([], 1)
@@ -138,7 +143,8 @@ def metrics(request: Request) -> Response:
     """Prometheus text format; 200 even when the database or the settings are broken (`database_up` 0)."""
     try:
         url: str | None = request.app.state.settings_loader().database_url
-    except ConfigError:
+    except ConfigError as exc:
+        log.error("/metrics: invalid settings: %s", exc)
         url = None
     registry = CollectorRegistry()
     registry.register(StateStoreCollector(url))

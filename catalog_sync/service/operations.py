@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict
+from sqlalchemy.exc import SQLAlchemyError
 
 from catalog_sync.service.deps import SettingsDep
+from catalog_sync.service.errors import (
+    PARAMETER_ERROR,
+    STORE_ERROR,
+    STORE_UNAVAILABLE,
+    ErrorResponse,
+    error_responses,
+    one_line,
+)
 from sync_core.errors import PersistenceError
 from sync_core.failures import failure_counts, list_failures
 from sync_core.health import health_report
 from sync_core.runs import aware, recent_runs
 from sync_core.tables import utcnow
 
-FAILURE_STATUSES = ("pending", "dead", "resolved")
+FailureStatus = Literal["pending", "dead", "resolved"]
+FAILURE_STATUSES: tuple[str, ...] = get_args(FailureStatus)
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
 
 # SQLite hands back naive datetimes; every stored time is UTC.
@@ -76,9 +88,43 @@ class FailuresOut(BaseModel):
     failures: list[FailureOut]
 
 
+class LastRun(BaseModel):
+    pipeline: str
+    scope: str
+    run_id: int
+    status: str
+    started_at: str | None
+    finished_at: str | None
+    age_s: int | None
+    pushed: int
+    failed: int
+    error: str | None
+
+
+class HealthReport(BaseModel):
+    """The report of `catalog-sync health --json`; without the store, only its first four fields."""
+
+    model_config = ConfigDict(extra="allow")  # for the docs only: the report is sent as sync_core builds it
+
+    healthy: bool
+    checked_at: str
+    database: Literal["ok", "unreachable", "error"]
+    problems: list[str]
+    last_runs: list[LastRun] | None = None
+    circuits: dict[str, str] | None = None
+    failures: dict[str, int] | None = None
+
+
 HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "Healthy: the database answers, no circuit is open, no pipeline's last run failed"},
-    503: {"description": "Unhealthy (same report; `problems` says why) or settings invalid"},
+    200: {
+        "model": HealthReport,
+        "description": "Healthy: the database answers, no circuit is open, no pipeline's last run failed",
+    },
+    503: {
+        "model": HealthReport | ErrorResponse,
+        "description": "Unhealthy: the same report, `problems` says why; or, with invalid settings, "
+        "the error envelope (code `unavailable`)",
+    },
 }
 
 
@@ -87,17 +133,18 @@ def health(settings: SettingsDep) -> JSONResponse:
     """Database, last run per pipeline and its age, circuit states, failure counts and problems."""
     try:
         report = health_report(settings)
-    except PersistenceError as exc:  # the database answered the probe, then failed a query
-        report = {
-            "healthy": False,
-            "checked_at": utcnow().isoformat(),
-            "database": "error",
-            "problems": [str(exc)],
-        }
+    except (PersistenceError, SQLAlchemyError) as exc:  # the database answered the probe, then failed a query
+        log.warning("/health: the state store failed a query: %s", one_line(exc))
+        report = {"healthy": False, "checked_at": utcnow().isoformat(), "database": "error", "problems": []}
+    if report["database"] != "ok":
+        # The probe's problem names the database (user, host, port, name) and quotes the driver: log only.
+        for problem in report["problems"]:
+            log.warning("/health: %s", problem)
+        report["problems"] = [STORE_UNAVAILABLE]
     return JSONResponse(report, status_code=200 if report["healthy"] else 503)
 
 
-@router.get("/runs", response_model=RunsOut)
+@router.get("/runs", response_model=RunsOut, responses=error_responses(PARAMETER_ERROR, STORE_ERROR))
 def runs(
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=500, description="newest runs to return")] = 20,
@@ -110,15 +157,13 @@ def runs(
     return RunsOut(runs=[RunOut.model_validate(row) for row in rows])
 
 
-@router.get("/failures", response_model=FailuresOut, responses={400: {"description": "Unknown status"}})
+@router.get("/failures", response_model=FailuresOut, responses=error_responses(PARAMETER_ERROR, STORE_ERROR))
 def failures(
     settings: SettingsDep,
-    status: Annotated[str | None, Query(description="pending, dead or resolved; all when omitted")] = None,
+    status: Annotated[FailureStatus | None, Query(description="only this status; all when omitted")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="most recently failed rows to return")] = 100,
 ) -> FailuresOut:
     """Failure rows, most recently failed first, and the count per status."""
-    if status is not None and status not in FAILURE_STATUSES:
-        raise HTTPException(400, f"status must be one of {', '.join(FAILURE_STATUSES)}, not {status!r}")
     counts = failure_counts(settings.database_url)
     rows = list_failures(settings.database_url, status=status, limit=limit)
     return FailuresOut(

@@ -1,7 +1,7 @@
 """`GET /search`: online events inside a time window, from the project's own store (contracts/fever.md).
 
-Parameters are read here rather than by FastAPI, so a bad one is answered in the contract's envelope (never
-FastAPI's 422 body). Accepted: ISO 8601 date-times (``2021-02-01T00:00:00Z``, ``...+02:00``, fractions of a
+Parameters are read here rather than by FastAPI (cheaper on this hot path), and a bad one is answered in the
+contract's envelope. Accepted: ISO 8601 date-times (``2021-02-01T00:00:00Z``, ``...+02:00``, fractions of a
 second); a value without an offset is UTC; an offset whose ``+`` arrived as a space (unencoded in the URL) is
 read as ``+``; an empty value is the same as none. A date alone (``2021-02-01``) is refused: at the window's
 end it could mean that midnight or that whole day.
@@ -14,12 +14,12 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
+from catalog_sync.service.errors import SETTINGS_INVALID, UNEXPECTED, ErrorResponse, error_response, one_line
 from catalog_sync.service.search_index import EventIndex, Window
 from sync_core.errors import ConfigError, PersistenceError
 
@@ -69,25 +69,17 @@ class SearchResponse(BaseModel):
     error: None = None
 
 
-class ErrorOut(BaseModel):
-    code: str = Field(
-        description="invalid_parameter, invalid_range or internal_error", examples=["invalid_parameter"]
-    )
-    message: str = Field(examples=[f"starts_at must be an ISO 8601 date-time such as {EXAMPLE}, not 'soon'"])
-
-
-class ErrorResponse(BaseModel):
-    data: None = None
-    error: ErrorOut
-
-
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": SearchResponse, "description": "Events inside the window (possibly none)"},
     400: {
         "model": ErrorResponse,
-        "description": "A parameter is not a date-time, or starts_at is after ends_at",
+        "description": "A parameter is not a date-time (code `invalid_parameter`), or starts_at is after "
+        "ends_at (code `invalid_range`)",
     },
-    500: {"model": ErrorResponse, "description": "The store cannot answer (database down, bad settings)"},
+    500: {
+        "model": ErrorResponse,
+        "description": "The store cannot answer: database down, bad settings (code `internal_error`)",
+    },
 }
 
 
@@ -127,11 +119,6 @@ def parse_window(request: Request) -> Window:
     return starts_at, ends_at
 
 
-def error_response(status: int, code: str, message: str) -> Response:
-    body = orjson.dumps({"data": None, "error": {"code": code, "message": message}})
-    return Response(body, status_code=status, media_type="application/json")
-
-
 def _parameter(name: str, description: str, example: str) -> dict[str, Any]:
     schema = {"type": "string", "format": "date-time"}
     return {
@@ -169,16 +156,13 @@ async def search(request: Request) -> Response:
     events: EventIndex = request.app.state.search
     try:
         body = await events.body(window)
-    except ConfigError as exc:
-        log.warning("/search: %s", exc)
-        return error_response(500, "internal_error", f"configuration error: {exc}")
+    except ConfigError as exc:  # its message may quote the database URL: for the log only
+        log.error("/search: invalid settings: %s", exc)
+        return error_response(500, "internal_error", SETTINGS_INVALID)
     except (SQLAlchemyError, PersistenceError) as exc:
-        log.warning(
-            "/search: the event store did not answer: %s",
-            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-        )
+        log.warning("/search: the event store did not answer: %s", one_line(exc))
         return error_response(500, "internal_error", "the event store is unavailable; try again shortly")
     except Exception:
         log.exception("/search failed")
-        return error_response(500, "internal_error", "unexpected error")
+        return error_response(500, "internal_error", UNEXPECTED)
     return Response(body, media_type="application/json")

@@ -103,3 +103,9 @@ def test_invalid_settings_answer_200_with_database_up_0(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", "mysql://nope")
     assert scrape(TestClient(create_app())) == {("catalog_sync_database_up", ()): 0}
+
+
+def test_a_malformed_database_url_answers_200_with_database_up_0(settings: Settings) -> None:
+    bad = settings.model_copy(update={"database_url": "postgresql+psycopg://u:secretpw@host:notaport/db"})
+    client = TestClient(create_app(lambda: bad), raise_server_exceptions=False)
+    assert scrape(client) == {("catalog_sync_database_up", ()): 0}

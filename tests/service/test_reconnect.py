@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from sync_core.db import get_engine
+from sync_core.pipeline import PIPELINE
 from sync_core.settings import Settings
 from tests.service import seed
 from tests.service.tcp_proxy import TcpProxy
@@ -14,7 +15,7 @@ from tests.service.tcp_proxy import TcpProxy
 @pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_health_recovers_when_the_database_returns(settings: Settings) -> None:
     real = sa.engine.make_url(settings.database_url)
-    seed.run(settings.database_url)
+    seed.run(settings.database_url, pipeline=PIPELINE)  # the configured pipeline has run: healthy
     with TcpProxy(real.host or "127.0.0.1", real.port or 5432) as proxy:
         proxied = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
         client = seed.client_for(settings.model_copy(update={"database_url": proxied}))

@@ -47,7 +47,8 @@ def test_serve_answers_health_until_terminated(tmp_path: Path) -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
         assert response is not None, "the service did not answer within 30 s"
-        assert response.status_code == 200 and response.json()["database"] == "ok"
+        assert response.json()["database"] == "ok"  # 200, or 503 when unconfigured pipelines count
+        assert response.headers["x-content-type-options"] == "nosniff"
         assert httpx.get(f"http://127.0.0.1:{port}/metrics").text.count("catalog_sync_database_up 1.0") == 1
     finally:
         process.terminate()
