@@ -241,7 +241,18 @@ def _deployment_change(name: str, fields: list[str]) -> Change:
 
 
 def _automation_fields(automation: AutomationCore) -> dict[str, Any]:
-    return AutomationCore.model_validate(automation.model_dump()).model_dump(mode="json")
+    """What makes two automations the same."""
+    return comparable(AutomationCore.model_validate(automation.model_dump()).model_dump(mode="json"))
+
+
+def comparable(fields: dict[str, Any]) -> dict[str, Any]:
+    """An automation's JSON fields with its trigger's sets (``expect``, ``after``) sorted: JSON lists a set in
+    the order of the process's string hashes, so an unchanged automation would otherwise look changed."""
+    trigger = fields.get("trigger") or {}
+    for name in ("expect", "after"):
+        if isinstance(trigger.get(name), list):
+            trigger[name] = sorted(trigger[name])
+    return fields
 
 
 async def apply(

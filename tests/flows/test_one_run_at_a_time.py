@@ -91,6 +91,7 @@ def test_two_full_syncs_at_once_make_exactly_the_needed_writes(
     assert max(stats["variant_write_counts"].values()) <= 2  # one price and one stock write at most
     assert verify_store(state).ok
     assert sorted(r.pushed for r in recent_runs(db_url)) == [0, needed]  # the one that waited had none left
+    assert all(c.said("pages 3/3: pushed ") for c in both)  # progress on the terminal, batch by batch
 
 
 def test_with_wait_0_the_second_refuses_in_one_line_and_does_nothing(

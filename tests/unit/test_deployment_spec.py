@@ -14,7 +14,7 @@ from prefect.client.schemas.schedules import CronSchedule
 from prefect.flows import load_flow_from_entrypoint
 
 from catalog_sync.cli import main
-from deployments.setup import deployment_names
+from deployments.setup import comparable, deployment_names
 from deployments.spec import (
     CIRCUIT_OPENED_EVENT,
     INCREMENTAL,
@@ -197,3 +197,11 @@ def test_a_bad_notify_block_reference_is_a_config_error(monkeypatch: pytest.Monk
     monkeypatch.setenv("NOTIFY_BLOCK", "Slack Webhook")
     with pytest.raises(ConfigError, match="NOTIFY_BLOCK: .*<block-type-slug>/<block-name>"):
         load_settings()
+
+
+def test_an_automation_compares_equal_whatever_order_its_trigger_sets_come_back_in() -> None:
+    (replay,) = automations(Settings(), {INCREMENTAL: uuid4(), RETRY: uuid4()}, None)
+    ours = replay.model_dump(mode="json")
+    theirs = replay.model_dump(mode="json")
+    theirs["trigger"]["expect"] = list(reversed(ours["trigger"]["expect"]))  # another process's hash order
+    assert ours != theirs and comparable(ours) == comparable(theirs)

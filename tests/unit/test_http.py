@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
@@ -18,6 +21,7 @@ from sync_core import errors
 from sync_core.http import (
     HttpClient,
     MemoryBreakerStore,
+    ReadBounds,
     RequestRecord,
     TokenBucket,
     error_class,
@@ -487,3 +491,67 @@ def test_redact_url_strips_userinfo_and_secret_params() -> None:
     assert redact_url("https://u:pw@h.test/a?key=1&apiKey=2&access_token=3&q=ok") == (
         "https://h.test/a?key=REDACTED&apiKey=REDACTED&access_token=REDACTED&q=ok"
     )
+
+
+# --- bounds: a call ends within its deadline, an answer within its size ---
+
+
+class Drip(httpx.SyncByteStream):
+    """A body that arrives a few bytes at a time, forever (a provider that never finishes)."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            time.sleep(0.05)
+            yield b" "
+
+
+def test_a_body_that_drips_ends_at_the_deadline_and_is_not_retried(
+    router: respx.MockRouter, sleeps: list[float], audit: ListAudit
+) -> None:
+    route = router.get("/p").mock(return_value=httpx.Response(200, stream=Drip()))
+    started = time.monotonic()
+    settings = make_settings(http_deadline_s=0.5)
+    with (
+        client(router, sleeps, audit, settings=settings) as http,
+        pytest.raises(errors.LimitExceeded) as caught,
+    ):
+        http.request("GET", "/p")
+    assert time.monotonic() - started < 3
+    assert str(caught.value).startswith("anar360: GET /p did not finish within 0.5 s (")
+    assert str(caught.value).endswith("received): stopped; HTTP_DEADLINE_S sets that bound")
+    assert route.call_count == 1 and audit.records[-1].outcome == "timeout"
+
+
+class Endless(httpx.SyncByteStream):
+    """A body with no Content-Length that never ends."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            yield b"<base_plan/>" * 100
+
+
+def test_an_answer_larger_than_its_bound_is_refused(router: respx.MockRouter, sleeps: list[float]) -> None:
+    bounded = ReadBounds(deadline_s=10, max_bytes=100, size_setting="FEED_MAX_MB")
+    router.get("/announced").respond(200, content=b"x" * 1000)  # its Content-Length says so: not even read
+    router.get("/endless").mock(return_value=httpx.Response(200, stream=Endless()))
+    with client(router, sleeps) as http:
+        with pytest.raises(
+            errors.LimitExceeded, match=r"GET /announced announced 1000 bytes, more than 100 bytes"
+        ):
+            http.download("/announced", io.BytesIO(), bounds=bounded)
+        with pytest.raises(
+            errors.LimitExceeded, match=r"GET /endless answered more than 100 bytes: stopped; FEED_MAX_MB"
+        ):
+            http.download("/endless", io.BytesIO(), bounds=bounded)
+
+
+def test_retries_stop_at_the_deadline(router: respx.MockRouter, sleeps: list[float]) -> None:
+    route = router.get("/p").mock(side_effect=httpx.ConnectTimeout("slow"))
+    settings = make_settings(http_retries=10, http_retry_backoff_ms=100, http_deadline_s=0.3)
+    http = HttpClient(
+        "anar360", BASE, settings, transport=httpx.MockTransport(router.handler), sleep=time.sleep
+    )
+    started = time.monotonic()
+    with http, pytest.raises(errors.ConnectorError):
+        http.request("GET", "/p")
+    assert time.monotonic() - started < 1.5 and route.call_count < 11  # the waits stop at the deadline
