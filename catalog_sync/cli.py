@@ -8,81 +8,14 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from catalog_sync.runner import EXIT_FAILED, EXIT_OK, first_line, preflight, read_settings, run_flow
 from sync_core.errors import ConfigError, ConnectorError, PersistenceError, SyncError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY, EXIT_INTERRUPTED = 0, 1, 2, 75, 130
+EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 DEMO_DATABASE_URL = "sqlite:///var/demo.db"
-
-
-def _settings(**overrides: object) -> Any:
-    from sync_core.settings import load_settings
-
-    return load_settings(**overrides)
-
-
-def preflight(pipeline: str, roles: Sequence[str], **overrides: object) -> Any:
-    """Settings, database, and the check of every connection the run uses (reachable, credentials
-    accepted where a harmless call exists), before any flow starts: a mistake is one line, in a second."""
-    from sync_core.db import upgrade
-    from sync_core.registry import PIPELINES
-
-    settings = _settings(**overrides)
-    connectors = [PIPELINES[pipeline].connectors[role] for role in roles]
-    settings.require(*[name for cls in connectors for name in cls.needs])
-    upgrade(settings.database_url)
-    for cls in connectors:
-        with cls(settings) as connector:
-            connector.check()
-    return settings
-
-
-def print_summary(summary: dict[str, Any], out: Any = sys.stdout) -> None:
-    """Aligned `name  value` lines of a run summary."""
-    skip = {"diffs", "reasons", "replay"}
-    for name, value in summary.items():
-        if name not in skip and value is not None:
-            print(f"  {name:<12} {value}", file=out)
-    for group in ("reasons", "replay"):
-        for reason, n in sorted((summary.get(group) or {}).items()):
-            print(f"  {group[:-1] if group == 'reasons' else group:<12} {reason}: {n}", file=out)
-    for diff in summary.get("diffs") or []:
-        print(
-            f"  would write  {diff['kind']} of {diff['target']} ({diff['source']}): {diff['value']}", file=out
-        )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _run_flow(settings: Any, args: argparse.Namespace, flow: Callable[..., Any], **params: Any) -> int:
-    """Run a flow here; its progress goes to stdout, its verdict to stderr in one line (see console.py)."""
-    from prefect.exceptions import CancelledRun
-
-    from catalog_sync.console import prepare_flow_run
-
-    if getattr(args, "wait", None) is not None:  # read by the flow's lease, like every setting
-        os.environ["RUN_LEASE_WAIT_S"] = f"{args.wait:g}"
-    prepare_flow_run(settings.log_file)
-    log = f" (full log: {settings.log_file})" if settings.log_file else ""
-    try:
-        summary = flow(**params)
-    except CancelledRun as exc:  # the flow returns Cancelled only when another run holds the lease
-        print(f"catalog-sync: {_first_line(exc)}; try again later, or pass --wait SECONDS", file=sys.stderr)
-        return EXIT_BUSY
-    except Exception as exc:  # the run is recorded as failed; say why in one line
-        why = _first_line(exc) if isinstance(exc, SyncError) else f"{type(exc).__name__}: {_first_line(exc)}"
-        print(f"catalog-sync: run failed: {why}{log}", file=sys.stderr)
-        return EXIT_FAILED
-    print_summary(summary)
-    if summary.get("status") == "failed":
-        print(f"catalog-sync: run failed: {summary.get('error')}{log}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
 
 
 def cmd_sync_products(args: argparse.Namespace) -> int:
@@ -92,7 +25,7 @@ def cmd_sync_products(args: argparse.Namespace) -> int:
     from flows.sync_products import sync_products
 
     scope = "full" if args.full else "incremental"
-    return _run_flow(settings, args, sync_products, scope=scope, since_ms=args.since_ms, dry_run=args.dry_run)
+    return run_flow(settings, args, sync_products, scope=scope, since_ms=args.since_ms, dry_run=args.dry_run)
 
 
 def cmd_sync_catalogue(args: argparse.Namespace) -> int:
@@ -101,7 +34,7 @@ def cmd_sync_catalogue(args: argparse.Namespace) -> int:
     settings = preflight(PIPELINE, ("target",))
     from flows.maintenance import sync_catalogue
 
-    return _run_flow(settings, args, sync_catalogue)
+    return run_flow(settings, args, sync_catalogue)
 
 
 def cmd_sync_events(args: argparse.Namespace) -> int:
@@ -115,7 +48,7 @@ def cmd_sync_events(args: argparse.Namespace) -> int:
     from flows.sync_events import sync_events
 
     # Only a URL given here travels as the run's parameter; FEVER_PROVIDER_URL is read by the run itself.
-    return _run_flow(settings, args, sync_events, url=args.url)
+    return run_flow(settings, args, sync_events, url=args.url)
 
 
 def cmd_retry_failures(args: argparse.Namespace) -> int:
@@ -124,13 +57,13 @@ def cmd_retry_failures(args: argparse.Namespace) -> int:
     settings = preflight(PIPELINE, ("target",))
     from flows.maintenance import retry_failures
 
-    return _run_flow(settings, args, retry_failures, max_batches=args.max_batches)
+    return run_flow(settings, args, retry_failures, max_batches=args.max_batches)
 
 
 def cmd_health(args: argparse.Namespace) -> int:
     from sync_core.health import health_report
 
-    report = health_report(_settings())
+    report = health_report(read_settings())
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:
@@ -153,7 +86,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from catalog_sync.service.server import listen_workers, serve, serve_workers
     from sync_core.db import upgrade
 
-    settings = _settings()
+    settings = read_settings()
     sockets = listen_workers(args.host, args.port, args.workers)
     try:  # a database that is down now is reported by /health, not a reason to refuse to start
         upgrade(settings.database_url)
@@ -174,7 +107,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
     from deployments.setup import apply
 
-    changes = asyncio.run(apply(_settings(), deploy=not args.no_deploy))
+    changes = asyncio.run(apply(read_settings(), deploy=not args.no_deploy))
     changed = sum(change.action != "unchanged" for change in changes)
     print(f"{changed} change(s); {len(changes) - changed} object(s) already as wanted")
     return EXIT_OK
@@ -184,7 +117,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from sync_core.db import upgrade
     from sync_core.runs import recent_runs
 
-    settings = _settings()
+    settings = read_settings()
     upgrade(settings.database_url)
     print(
         f"{'id':>5} {'pipeline':<15} {'scope':<12} {'status':<8} {'started':<20} {'fetched':>7} {'pushed':>7} "
@@ -202,7 +135,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from sync_core.db import describe, upgrade
 
-    settings = _settings()
+    settings = read_settings()
     upgrade(settings.database_url)
     print(f"database {describe(settings.database_url)} is at the latest schema")
     return EXIT_OK
@@ -232,7 +165,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from catalog_sync.console import prepare_flow_run
     from catalog_sync.demo import run_demo
 
-    prepare_flow_run(_settings().log_file)
+    prepare_flow_run(read_settings().log_file)
     return run_demo(
         products=args.products, variants=args.variants, change=args.change, database_url=args.database_url
     )
@@ -412,10 +345,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except (ConfigError, PersistenceError, ConnectorError) as exc:
-        print(f"catalog-sync: {_first_line(exc)}", file=sys.stderr)
+        print(f"catalog-sync: {first_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except SyncError as exc:
-        print(f"catalog-sync: {_first_line(exc)}", file=sys.stderr)
+        print(f"catalog-sync: {first_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("catalog-sync: interrupted; a run in progress is recorded as cancelled", file=sys.stderr)

@@ -6,7 +6,7 @@ import os
 import time
 from unittest.mock import patch
 
-from catalog_sync.cli import print_summary
+from catalog_sync.runner import print_summary
 
 
 def run_demo(*, products: int, variants: int, change: int, database_url: str) -> int:

@@ -36,11 +36,14 @@ from sync_core.circuit import BreakerState, BreakerStore, CircuitBreaker, EventS
 from sync_core.pacing import Pacer, TokenBucket, shared_bucket
 from sync_core.redaction import is_secret_name, redact_body, redact_url, scrub
 from sync_core.responses import (
+    ReadBounds,
     ResponseReader,
     connection_reason,
     default_reader,
     error_class,
+    exceeded,
     parse_retry_after,
+    read_answer,
 )
 from sync_core.settings import Settings
 
@@ -65,18 +68,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-MAX_ANSWER_BYTES = 64 * 1024 * 1024  # an API answer held in memory; downloads set their own bound
-
-
-@dataclass(frozen=True, slots=True)
-class ReadBounds:
-    """How long one call may take in all (attempts, waits, body) and how large its answer may be; the
-    setting names go into the error, so it says what to raise."""
-
-    deadline_s: float
-    max_bytes: int = MAX_ANSWER_BYTES
-    deadline_setting: str = "HTTP_DEADLINE_S"
-    size_setting: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,22 +118,6 @@ class _Call:
             exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
         )
         return isinstance(exc, errors.TransientError) and (self.resend_ok or unsent)
-
-
-def _size(n: int) -> str:
-    return f"{n / 1024 / 1024:.1f} MiB" if n >= 1024 * 1024 else f"{n} bytes"
-
-
-def _with_body(response: httpx.Response, body: bytes) -> httpx.Response:
-    """A closed streamed response with the body it had, decoded (so without its Content-Encoding)."""
-    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() != "content-encoding"]
-    return httpx.Response(
-        response.status_code,
-        headers=headers,
-        content=body,
-        request=response.request,
-        extensions=response.extensions,
-    )
 
 
 class HttpClient:
@@ -253,47 +228,14 @@ class HttpClient:
         return response
 
     def _read(self, call: _Call, response: httpx.Response) -> httpx.Response:
-        """Read a streamed answer within the call's bounds: a 2xx download into its sink (the closed response
-        comes back), anything else into memory (a response holding the body comes back)."""
-        bounds, received = call.bounds, 0
-        sink = call.sink if call.sink is not None and response.is_success else None
-        try:
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > bounds.max_bytes:
-                too_big = f"announced {_size(int(declared))}, more than {_size(bounds.max_bytes)}"
-                raise self._limit(call, too_big, bounds.size_setting)
-            if sink is not None:
-                sink.seek(0)
-                sink.truncate()
-            chunks: list[bytes] = []
-            for chunk in response.iter_bytes():
-                received += len(chunk)
-                if received > bounds.max_bytes:
-                    too_big = f"answered more than {_size(bounds.max_bytes)}"
-                    raise self._limit(call, too_big, bounds.size_setting)
-                if call.remaining() <= 0:
-                    too_slow = f"did not finish within {bounds.deadline_s:g} s"
-                    raise self._limit(call, too_slow, bounds.deadline_setting, received)
-                if sink is not None:
-                    sink.write(chunk)
-                else:
-                    chunks.append(chunk)
-        finally:
-            response.close()
-        if sink is None:
-            return _with_body(response, b"".join(chunks))
-        sink.flush()
-        sink.seek(0)
-        return response
-
-    def _limit(
-        self, call: _Call, what: str, setting: str | None, received: int | None = None
-    ) -> errors.LimitExceeded:
-        got = f" ({_size(received)} received)" if received is not None else ""
-        bound = f"; {setting} sets that bound" if setting else ""
-        return errors.LimitExceeded(
-            f"{self.provider}: {call.method} {call.path} {what}{got}: stopped{bound}",
+        """The answer, read within the call's bounds: a 2xx download into its sink, anything else in memory."""
+        return read_answer(
+            response,
+            call.bounds,
+            deadline=call.deadline,
+            sink=call.sink if response.is_success else None,
             provider=self.provider,
+            what=f"{self.provider}: {call.method} {call.path}",
             correlation_id=call.correlation_id,
         )
 
@@ -342,8 +284,13 @@ class HttpClient:
         except httpx.TransportError as exc:
             error = self._transport_error(call, request, exc)
             if call.remaining() <= 0:  # the deadline, not the provider, ended this call
-                too_slow = f"did not finish within {call.bounds.deadline_s:g} s ({error})"
-                error = self._limit(call, too_slow, call.bounds.deadline_setting)
+                what = f"{self.provider}: {call.method} {call.path} did not finish within "
+                error = exceeded(
+                    f"{what}{call.bounds.deadline_s:g} s ({error})",
+                    call.bounds.deadline_setting,
+                    provider=self.provider,
+                    correlation_id=call.correlation_id,
+                )
         except errors.LimitExceeded as exc:
             error = exc
         duration_ms = int((time.perf_counter() - t0) * 1000)

@@ -1,14 +1,106 @@
-"""Reading a provider's answer: which error class a status means, Retry-After, a short reason."""
+"""Reading a provider's answer: within its bounds (time, size), which error class a status means,
+Retry-After, a short reason."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import IO
 
 import httpx
 
 from sync_core import errors
+
+MAX_ANSWER_BYTES = 64 * 1024 * 1024  # an API answer held in memory; downloads set their own bound
+
+
+@dataclass(frozen=True, slots=True)
+class ReadBounds:
+    """How long one call may take in all (attempts, waits, body) and how large its answer may be; the
+    setting names go into the error, so it says what to raise."""
+
+    deadline_s: float
+    max_bytes: int = MAX_ANSWER_BYTES
+    deadline_setting: str = "HTTP_DEADLINE_S"
+    size_setting: str | None = None
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MiB" if n >= 1024 * 1024 else f"{n} bytes"
+
+
+def exceeded(
+    message: str, setting: str | None, *, provider: str, correlation_id: str
+) -> errors.LimitExceeded:
+    """The error of a read stopped at a bound; ``message`` says which, ``setting`` how to raise it."""
+    bound = f"; {setting} sets that bound" if setting else ""
+    return errors.LimitExceeded(
+        f"{message}: stopped{bound}", provider=provider, correlation_id=correlation_id
+    )
+
+
+def read_answer(
+    response: httpx.Response,
+    bounds: ReadBounds,
+    *,
+    deadline: float,
+    sink: IO[bytes] | None,
+    provider: str,
+    what: str,
+    correlation_id: str,
+) -> httpx.Response:
+    """Read a streamed answer by ``deadline`` (``time.monotonic()``) and within ``bounds.max_bytes``: into
+    ``sink`` (rewritten from its start; the closed response comes back) or into memory (a response holding
+    the body comes back). ``what`` names the call in the LimitExceeded it raises."""
+
+    def stop(message: str, setting: str | None) -> errors.LimitExceeded:
+        return exceeded(message, setting, provider=provider, correlation_id=correlation_id)
+
+    received = 0
+    try:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > bounds.max_bytes:
+            message = f"{what} announced {_size(int(declared))}, more than {_size(bounds.max_bytes)}"
+            raise stop(message, bounds.size_setting)
+        if sink is not None:
+            sink.seek(0)
+            sink.truncate()
+        chunks: list[bytes] = []
+        for chunk in response.iter_bytes():
+            received += len(chunk)
+            if received > bounds.max_bytes:
+                message = f"{what} answered more than {_size(bounds.max_bytes)}"
+                raise stop(message, bounds.size_setting)
+            if time.monotonic() > deadline:
+                message = f"{what} did not finish within {bounds.deadline_s:g} s ({_size(received)} received)"
+                raise stop(message, bounds.deadline_setting)
+            if sink is not None:
+                sink.write(chunk)
+            else:
+                chunks.append(chunk)
+    finally:
+        response.close()
+    if sink is None:
+        return _with_body(response, b"".join(chunks))
+    sink.flush()
+    sink.seek(0)
+    return response
+
+
+def _with_body(response: httpx.Response, body: bytes) -> httpx.Response:
+    """A closed streamed response with the body it had, decoded (so without its Content-Encoding)."""
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() != "content-encoding"]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=body,
+        request=response.request,
+        extensions=response.extensions,
+    )
+
 
 # (effective status, short reason) for a response; lets a provider flag a failure inside a 2xx envelope.
 ResponseReader = Callable[[httpx.Response], tuple[int, str | None]]
