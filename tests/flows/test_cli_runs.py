@@ -28,12 +28,20 @@ from sync_core.runs import recent_runs
 from sync_core.sandbox.catalogue import SandboxConfig
 from sync_core.sandbox.server import SandboxHandle
 from sync_core.tables import ExternalRequest, SyncRun
+from tests.conftest import _truncate
 from tests.flows.conftest import sandbox_env
 
 pytestmark = pytest.mark.e2e
 FEED_HEAD = b'<?xml version="1.0"?><planList version="1.0"><output>'
 BASE_PLAN = b'<base_plan base_plan_id="1" sell_mode="online" title="t"></base_plan>'
 XHTML = b'<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><body>Maintenance</body></html>'
+
+
+@pytest.fixture
+def db_url(_sqlite_url: str) -> str:
+    """SQLite only: these runs are about the providers' side; the store behaves alike on both (tests/store)."""
+    _truncate(_sqlite_url)
+    return _sqlite_url
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from sync_core.pipeline import write_from_payload
 from sync_core.sandbox.catalogue import SandboxConfig
 from sync_core.sandbox.server import SandboxHandle
 from sync_core.sandbox.verify import verify_store
+from sync_core.tables import Failure
 
 pytestmark = pytest.mark.e2e
 
@@ -67,21 +68,30 @@ def test_replayed_failures_resolve_when_the_store_accepts_them(sync_env: Sandbox
     assert verify_store(sync_env.state).ok
 
 
+def pending_pushes(db_url: str) -> list[Failure]:
+    return [f for f in list_failures(db_url, status="pending", limit=10_000) if f.context.startswith("push:")]
+
+
+def sync_through_a_proxy_that_loses_every_answer(
+    sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full sync whose bulk writes all land, each answered with an HTML error page; then the proxy heals."""
+    sandbox.state.configure(fault_rate=0.0, burst_429_every=0, html_answer_fraction=1.0)
+    monkeypatch.setenv("HTTP_RETRIES", "0")
+    assert sync_products(scope="full")["status"] == "partial"
+    sandbox.state.configure(html_answer_fraction=0.0)
+    sandbox.state.reset_stats()
+
+
 def test_writes_that_landed_but_were_answered_with_an_html_page_are_resolved_not_resent(
     sync_env: SandboxHandle, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     state = sync_env.state
-    state.configure(fault_rate=0.0, burst_429_every=0, html_answer_fraction=1.0)
-    monkeypatch.setenv("HTTP_RETRIES", "0")
-    first = sync_products(scope="full")
-    pending = [f for f in list_failures(db_url, status="pending") if f.context.startswith("push:")]
-    assert first["status"] == "partial" and pending  # every bulk answer was a proxy's page...
-    assert verify_store(state).ok  # ... though every write landed
-    state.configure(html_answer_fraction=0.0)
-    state.reset_stats()
+    sync_through_a_proxy_that_loses_every_answer(sync_env, monkeypatch)
+    assert pending_pushes(db_url) and verify_store(state).ok  # pending, though every write landed
     second = sync_products(scope="full")  # its catalogue read shows the store holds those values
     assert second["pushed"] == 0 and state.stats()["variant_writes"] == 0
-    assert not [f for f in list_failures(db_url, status="pending") if f.context.startswith("push:")]
+    assert not pending_pushes(db_url)
     assert retry_failures()["replay"]["due"] == 0
     assert (state.stats()["variant_writes"], state.stats()["noop_writes"]) == (0, 0)
 
@@ -90,13 +100,8 @@ def test_retry_never_sends_a_write_the_ledger_says_the_store_holds(
     sync_env: SandboxHandle, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Failures left pending by an older version after a converged run: replayed, they would be no-ops."""
-    state = sync_env.state
-    state.configure(fault_rate=0.0, burst_429_every=0, html_answer_fraction=1.0)
-    monkeypatch.setenv("HTTP_RETRIES", "0")
-    sync_products(scope="full")
-    pending = [
-        f for f in list_failures(db_url, status="pending", limit=10_000) if f.context.startswith("push:")
-    ]
+    sync_through_a_proxy_that_loses_every_answer(sync_env, monkeypatch)
+    pending = pending_pushes(db_url)
     with session_scope(db_url) as session:  # what the old full run left: the ledger knows, failures pending
         record_values(
             session,
@@ -105,9 +110,8 @@ def test_retry_never_sends_a_write_the_ledger_says_the_store_holds(
             origin="observed",
             run_id=None,
         )
-    state.configure(html_answer_fraction=0.0)
-    state.reset_stats()
     replay = retry_failures()["replay"]
     assert replay["already_held"] == len(pending) and replay.get("resolved", 0) == 0
-    assert (state.stats()["variant_writes"], state.stats()["noop_writes"]) == (0, 0)  # no no-op write
+    stats = sync_env.state.stats()
+    assert (stats["variant_writes"], stats["noop_writes"]) == (0, 0)  # no no-op write
     assert not list_failures(db_url, status="pending")
