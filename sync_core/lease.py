@@ -24,8 +24,8 @@ from sqlmodel import Session, col
 
 from sync_core.db import session_scope
 from sync_core.errors import PersistenceError, PipelineBusy
-from sync_core.runs import aware
-from sync_core.tables import RunLease, SyncCursor, SyncRun, utcnow
+from sync_core.runs import aware, end_run, insert_run, move_cursor
+from sync_core.tables import RunLease, SyncRun, utcnow
 from sync_core.upsert import upsert
 
 log = logging.getLogger(__name__)
@@ -106,20 +106,10 @@ def _try_open(
             return _describe(session, held)
         # The lease is ours, so every other running row of the pipeline belongs to a process that died.
         _close_running(session, col(SyncRun.pipeline) == lease, now)
-        run = SyncRun(
-            pipeline=lease,
-            scope=scope,
-            status="running",
-            started_at=now,
-            dry_run=dry_run,
-            flow_run_id=flow_run_id,
-        )
-        session.add(run)
-        session.flush()
-        assert run.id is not None
-        held.run_id = run.id
+        run_id = insert_run(session, pipeline=lease, scope=scope, dry_run=dry_run, flow_run_id=flow_run_id)
+        held.run_id = run_id
         session.add(held)
-        return run.id
+        return run_id
 
 
 def _describe(session: Session, lease: RunLease | None) -> str:
@@ -178,28 +168,14 @@ def close_leased_run(
 ) -> SyncRun:
     """End a run in one transaction: its status, request count, the cursor (key, value) when given, and
     the lease given back. Returns the closed row."""
-    now = utcnow()
     with session_scope(url) as session:
-        row = session.get(SyncRun, run.run_id)
-        if row is None:
-            raise LookupError(f"no sync run {run.run_id}")
-        row.status, row.error, row.finished_at = status, error, now
-        row.requests += requests
-        session.add(row)
+        row = end_run(session, run_id=run.run_id, status=status, error=error, requests=requests)
         if cursor is not None:
             key, value = cursor
-            upsert(
-                session,
-                SyncCursor,
-                [{"pipeline": run.lease, "key": key, "value": value, "moved_at": now}],
-                keys=("pipeline", "key"),
-                update=("value", "moved_at"),
-            )
+            move_cursor(session, pipeline=run.lease, key=key, value=value)
         session.execute(
             sa.delete(RunLease).where(col(RunLease.name) == run.lease, col(RunLease.token) == run.token)
         )
-        session.flush()
-        session.refresh(row)
         return row
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from sync_core.db import session_scope
 from sync_core.tables import IntegrationEvent, SyncCursor, SyncRun, utcnow
@@ -21,23 +21,30 @@ def aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
+def insert_run(
+    session: Session, *, pipeline: str, scope: str, dry_run: bool = False, flow_run_id: str | None = None
+) -> int:
+    """Insert a running sync_runs row in the caller's transaction and return its id."""
+    run = SyncRun(
+        pipeline=pipeline,
+        scope=scope,
+        status="running",
+        started_at=utcnow(),
+        dry_run=dry_run,
+        flow_run_id=flow_run_id,
+    )
+    session.add(run)
+    session.flush()
+    assert run.id is not None
+    return run.id
+
+
 def start_run(
     url: str, *, pipeline: str, scope: str, dry_run: bool = False, flow_run_id: str | None = None
 ) -> int:
     """Insert a running sync_runs row and return its id."""
     with session_scope(url) as session:
-        run = SyncRun(
-            pipeline=pipeline,
-            scope=scope,
-            status="running",
-            started_at=utcnow(),
-            dry_run=dry_run,
-            flow_run_id=flow_run_id,
-        )
-        session.add(run)
-        session.flush()
-        assert run.id is not None
-        return run.id
+        return insert_run(session, pipeline=pipeline, scope=scope, dry_run=dry_run, flow_run_id=flow_run_id)
 
 
 def add_counts(url: str, *, run_id: int, **counts: int) -> None:
@@ -53,17 +60,23 @@ def add_counts(url: str, *, run_id: int, **counts: int) -> None:
         session.execute(sa.update(SyncRun).where(col(SyncRun.id) == run_id).values(**values))
 
 
+def end_run(session: Session, *, run_id: int, status: str, error: str | None, requests: int = 0) -> SyncRun:
+    """Close a run in the caller's transaction: final status, error, finish time, requests added."""
+    run = session.get(SyncRun, run_id)
+    if run is None:
+        raise LookupError(f"no sync run {run_id}")
+    run.status, run.error, run.finished_at = status, error, utcnow()
+    run.requests += requests
+    session.add(run)
+    session.flush()
+    session.refresh(run)
+    return run
+
+
 def finish_run(url: str, *, run_id: int, status: str, error: str | None = None) -> SyncRun:
     """Close a run with its final status; return the row."""
     with session_scope(url) as session:
-        run = session.get(SyncRun, run_id)
-        if run is None:
-            raise LookupError(f"no sync run {run_id}")
-        run.status, run.error, run.finished_at = status, error, utcnow()
-        session.add(run)
-        session.flush()
-        session.refresh(run)
-        return run
+        return end_run(session, run_id=run_id, status=status, error=error)
 
 
 def get_run(url: str, *, run_id: int) -> SyncRun | None:
@@ -97,16 +110,21 @@ def get_cursor(url: str, *, pipeline: str, key: str) -> str | None:
         return row.value if row else None
 
 
+def move_cursor(session: Session, *, pipeline: str, key: str, value: str) -> None:
+    """Move a cursor (insert or update) in the caller's transaction."""
+    upsert(
+        session,
+        SyncCursor,
+        [{"pipeline": pipeline, "key": key, "value": value, "moved_at": utcnow()}],
+        keys=("pipeline", "key"),
+        update=("value", "moved_at"),
+    )
+
+
 def set_cursor(url: str, *, pipeline: str, key: str, value: str) -> None:
     """Move a cursor (insert or update)."""
     with session_scope(url) as session:
-        upsert(
-            session,
-            SyncCursor,
-            [{"pipeline": pipeline, "key": key, "value": value, "moved_at": utcnow()}],
-            keys=("pipeline", "key"),
-            update=("value", "moved_at"),
-        )
+        move_cursor(session, pipeline=pipeline, key=key, value=value)
 
 
 def record_events(
