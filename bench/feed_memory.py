@@ -127,8 +127,8 @@ def child(path: Path, parse_only: bool) -> dict[str, Any]:
     from collections import Counter
 
     import sync_core
-    from sync_core.events_pipeline import store_feed
     from sync_core.mapping.fever_events import FeedEvent, parse_feed
+    from sync_core.pipelines.fever_events import store_feed
 
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started, cpu_started = time.perf_counter(), time.process_time()

@@ -19,7 +19,7 @@ DEMO_DATABASE_URL = "sqlite:///var/demo.db"
 
 
 def cmd_sync_products(args: argparse.Namespace) -> int:
-    from sync_core.pipeline import PIPELINE
+    from sync_core.pipelines.anar360_sazito import PIPELINE
 
     settings = preflight(PIPELINE, ("source", "target"))
     from flows.sync_products import sync_products
@@ -29,7 +29,7 @@ def cmd_sync_products(args: argparse.Namespace) -> int:
 
 
 def cmd_sync_catalogue(args: argparse.Namespace) -> int:
-    from sync_core.pipeline import PIPELINE
+    from sync_core.pipelines.anar360_sazito import PIPELINE
 
     settings = preflight(PIPELINE, ("target",))
     from flows.maintenance import sync_catalogue
@@ -39,7 +39,7 @@ def cmd_sync_catalogue(args: argparse.Namespace) -> int:
 
 def cmd_sync_events(args: argparse.Namespace) -> int:
     from sync_core.connectors.fever import refuse_credentials
-    from sync_core.events_pipeline import EVENTS_PIPELINE
+    from sync_core.pipelines.fever_events import EVENTS_PIPELINE
 
     if args.url:
         refuse_credentials(args.url, "--url")
@@ -52,7 +52,7 @@ def cmd_sync_events(args: argparse.Namespace) -> int:
 
 
 def cmd_retry_failures(args: argparse.Namespace) -> int:
-    from sync_core.pipeline import PIPELINE
+    from sync_core.pipelines.anar360_sazito import PIPELINE
 
     settings = preflight(PIPELINE, ("target",))
     from flows.maintenance import retry_failures
@@ -115,7 +115,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     from sync_core.db import upgrade
-    from sync_core.runs import recent_runs
+    from sync_core.engine.runs import recent_runs
 
     settings = read_settings()
     upgrade(settings.database_url)

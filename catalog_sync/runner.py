@@ -24,7 +24,7 @@ def preflight(pipeline: str, roles: Sequence[str], **overrides: object) -> Any:
     """Settings, database, and the check of every connection the run uses (reachable, credentials
     accepted where a harmless call exists), before any flow starts: a mistake is one line, in a second."""
     from sync_core.db import upgrade
-    from sync_core.registry import PIPELINES
+    from sync_core.engine.registry import PIPELINES
 
     loaded = read_settings(**overrides)
     connectors = [PIPELINES[pipeline].connectors[role] for role in roles]

@@ -16,7 +16,7 @@ from prefect.artifacts import (
 from prefect.exceptions import MissingContextError
 
 from sync_core.reports import render_run_report, run_report
-from tasks.events import emit_run_summary
+from tasks.prefect_events import emit_run_summary
 from tasks.runtime import current_settings
 
 COUNTS = ("fetched", "mapped", "pushed", "unchanged", "skipped", "failed", "requests")

@@ -13,7 +13,7 @@ The exit decides the status from what ended the block: nothing → ``success`` (
 an ``Exception`` → ``failed``, SIGTERM / Ctrl-C / a cancellation from the UI (Prefect delivers those as
 ``TerminationSignal`` and ``KeyboardInterrupt``, BaseExceptions) → ``cancelled``, any other BaseException →
 ``crashed``. Only ``success`` and ``partial`` move the cursor. A process that dies without reaching the exit
-is found by its lapsed lease (sync_core.lease).
+is found by its lapsed lease (sync_core.engine.lease).
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from prefect.states import Cancelled, State
 
 from flows.artifacts import publish_run
 from sync_core.db import upgrade
+from sync_core.engine.lease import LeasedRun, LeaseKeeper, close_leased_run, open_leased_run
+from sync_core.engine.runs import COUNTERS, get_run
 from sync_core.errors import PipelineBusy
-from sync_core.lease import LeasedRun, LeaseKeeper, close_leased_run, open_leased_run
-from sync_core.pipeline import PageResult
-from sync_core.runs import COUNTERS, get_run
+from sync_core.pipelines.anar360_sazito import SyncCounts
 from sync_core.settings import Settings
 from sync_core.tables import SyncRun
 from tasks.runtime import current_flow_run_id, current_settings, release
@@ -85,7 +85,7 @@ class PipelineRun:
     def __init__(self, settings: Settings, leased: LeasedRun, *, scope: str, dry_run: bool) -> None:
         self.settings, self.leased = settings, leased
         self.id, self.pipeline, self.scope, self.dry_run = leased.run_id, leased.lease, scope, dry_run
-        self.result: PageResult | None = None  # item counts the flow gathered (a dry run records none)
+        self.result: SyncCounts | None = None  # item counts the flow gathered (a dry run records none)
         self.extra: dict[str, Any] = {}  # flow-specific summary entries
         self.summary: dict[str, Any] = {}
         self._cursor: tuple[str, str] | None = None
@@ -145,7 +145,7 @@ def _failed(run: PipelineRun) -> int:
     return row.failed if row is not None else 0
 
 
-def run_summary(run: SyncRun, result: PageResult | None) -> dict[str, Any]:
+def run_summary(run: SyncRun, result: SyncCounts | None) -> dict[str, Any]:
     """The dict a flow returns and the CLI prints: the row's counters (a dry run's come from ``result``)."""
     started, finished = run.started_at, run.finished_at
     summary: dict[str, Any] = {

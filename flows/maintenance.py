@@ -11,7 +11,7 @@ from prefect.states import State
 
 from flows.lifecycle import open_pipeline_run, skipped
 from sync_core.errors import PipelineBusy
-from sync_core.pipeline import PIPELINE
+from sync_core.pipelines.anar360_sazito import PIPELINE
 from tasks.maintenance import REPLAY_BATCH, build_health_report, check_connections, replay_failures
 from tasks.products import read_catalogue
 

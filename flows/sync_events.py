@@ -9,7 +9,7 @@ from prefect.states import State
 
 from flows.lifecycle import open_pipeline_run, skipped
 from sync_core.errors import PipelineBusy
-from sync_core.events_pipeline import EVENTS_PIPELINE
+from sync_core.pipelines.fever_events import EVENTS_PIPELINE
 from tasks.events_feed import sync_feed
 
 

@@ -11,7 +11,7 @@ from prefect.utilities.annotations import quote
 from flows.artifacts import report_progress, start_progress
 from flows.lifecycle import open_pipeline_run, skipped
 from sync_core.errors import PipelineBusy
-from sync_core.pipeline import PIPELINE, PageResult
+from sync_core.pipelines.anar360_sazito import PIPELINE, SyncCounts
 from tasks.products import CURSOR_KEY, fetch_pages, plan_product_sync, read_catalogue, sync_pages
 
 
@@ -31,7 +31,7 @@ def sync_products(
         return skipped(busy)
     with run:
         start = plan_product_sync(run.id, scope, since_ms)
-        run.result = total = PageResult()
+        run.result = total = SyncCounts()
         if start.refresh_catalogue:
             next_page: int | None = 0
             while next_page is not None:

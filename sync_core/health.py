@@ -1,18 +1,18 @@
 """The health report: what is configured, database reachable, last run per pipeline and its age, circuits,
-failures. Runs whose process died are closed as crashed on the way (sync_core.lease)."""
+failures. Runs whose process died are closed as crashed on the way (sync_core.engine.lease)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sync_core.audit import circuit_states
 from sync_core.db import check_connection
+from sync_core.engine.audit import circuit_states
+from sync_core.engine.failures import failure_counts
+from sync_core.engine.lease import close_orphaned_runs
+from sync_core.engine.registry import PIPELINES
+from sync_core.engine.runs import aware, last_run_per_pipeline
 from sync_core.errors import PersistenceError
-from sync_core.failures import failure_counts
-from sync_core.lease import close_orphaned_runs
-from sync_core.registry import PIPELINES
-from sync_core.runs import aware, last_run_per_pipeline
 from sync_core.settings import Settings
 from sync_core.tables import utcnow
 

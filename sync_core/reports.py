@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from sync_core.db import session_scope
-from sync_core.runs import aware
+from sync_core.engine.runs import aware
 from sync_core.tables import ExternalRequest, Failure, SyncRun, utcnow
 
 TOP_ENDPOINTS = 10

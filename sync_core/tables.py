@@ -106,7 +106,7 @@ class ExternalRequest(SQLModel, table=True):
     started_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False, index=True))
 
 
-class IntegrationEvent(SQLModel, table=True):
+class JournalEntry(SQLModel, table=True):
     """A semantic event of a run: products fetched, price updated, skipped with reason, circuit opened..."""
 
     __tablename__ = "integration_events"

@@ -8,10 +8,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from sync_core.connectors.fever import FeverFeed
-from sync_core.events_pipeline import EVENTS_PIPELINE, store_feed
-from sync_core.runs import add_counts
-from tasks.events import emit_items_quarantined
+from sync_core.engine.runs import add_counts
+from sync_core.pipelines.fever_events import EVENTS_PIPELINE, store_feed
 from tasks.policy import RETRY_TRANSIENT
+from tasks.prefect_events import emit_items_quarantined
 from tasks.runtime import CHECK_REUSE_S, resources
 
 

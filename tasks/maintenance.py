@@ -9,13 +9,13 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from sync_core.db import session_scope
+from sync_core.engine.failures import due_failures, mark_replay_failed, resolve, resolve_ids
+from sync_core.engine.ledger import load_ledger, record_values
+from sync_core.engine.pool import thread_pool
+from sync_core.engine.runs import add_counts, record_journal
 from sync_core.errors import ConnectorError
-from sync_core.failures import due_failures, mark_replay_failed, resolve, resolve_ids
 from sync_core.health import health_report
-from sync_core.ledger import load_ledger, record_values
-from sync_core.pipeline import PIPELINE, PUSH_CONTEXTS, TARGET, write_from_payload
-from sync_core.pool import thread_pool
-from sync_core.runs import add_counts, record_events
+from sync_core.pipelines.anar360_sazito import PIPELINE, PUSH_CONTEXTS, TARGET, write_from_payload
 from sync_core.tables import Failure
 from tasks.policy import RETRY_TRANSIENT
 from tasks.runtime import current_settings, resources
@@ -81,7 +81,7 @@ def replay_failures(run_id: int) -> dict[str, int]:
                 events.append(
                     ("failure_dead", failure.item_key, {"context": failure.context, "error": message[:300]})
                 )
-    record_events(settings.database_url, run_id=run_id, pipeline=PIPELINE, events=events)
+    record_journal(settings.database_url, run_id=run_id, pipeline=PIPELINE, events=events)
     add_counts(
         settings.database_url,
         run_id=run_id,

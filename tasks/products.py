@@ -9,15 +9,15 @@ from datetime import timedelta
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from sync_core.catalogue import record_catalogue_page
 from sync_core.db import refresh_statistics
-from sync_core.ledger import count_links
+from sync_core.engine.ledger import count_links
+from sync_core.engine.paging import fetch_numbered
+from sync_core.engine.runs import get_cursor, set_cursor
+from sync_core.engine.target_catalogue import record_catalogue_page
 from sync_core.models import CataloguePage, PageRequest, SourcePage
-from sync_core.paging import fetch_numbered
-from sync_core.pipeline import PIPELINE, SOURCE, TARGET, PageResult, sync_page
-from sync_core.runs import get_cursor, set_cursor
-from tasks.events import emit_items_quarantined, quarantined_reasons
+from sync_core.pipelines.anar360_sazito import PIPELINE, SOURCE, TARGET, SyncCounts, sync_batch
 from tasks.policy import RETRY_TRANSIENT, batch_cache_key
+from tasks.prefect_events import emit_items_quarantined, quarantined_reasons
 from tasks.runtime import resources
 
 CURSOR_KEY = "products.window_start_ms"
@@ -128,7 +128,7 @@ def fetch_pages(run_id: int, request: PageRequest) -> list[SourcePage]:
     persist_result=True,
     **RETRY_TRANSIENT,
 )
-def sync_pages(run_id: int, pages: list[SourcePage], dry_run: bool) -> PageResult:
+def sync_pages(run_id: int, pages: list[SourcePage], dry_run: bool) -> SyncCounts:
     """Map, diff and push a batch of pages; cached per flow run and batch content, so a retried flow run
     does not resend a batch that landed."""
     res = resources(run_id, PIPELINE)
@@ -139,7 +139,7 @@ def sync_pages(run_id: int, pages: list[SourcePage], dry_run: bool) -> PageResul
         next=pages[-1].next,
         total=pages[0].total,
     )
-    result = sync_page(res.settings, batch, res.target, run_id=run_id, dry_run=dry_run)
+    result = sync_batch(res.settings, batch, res.target, run_id=run_id, dry_run=dry_run)
     if not dry_run:  # a dry run records no failures, so it quarantines nothing
         emit_items_quarantined(PIPELINE, run_id, result.failed, quarantined_reasons(result))
     return result

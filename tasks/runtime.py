@@ -10,11 +10,11 @@ from typing import Any
 from prefect.concurrency.sync import rate_limit
 from prefect.context import get_run_context
 
-from sync_core.audit import DbAuditSink, DbBreakerStore, DbEventSink
 from sync_core.connectors.base import HttpConnector
-from sync_core.registry import PIPELINES
+from sync_core.engine.audit import DbAuditSink, DbBreakerStore, DbJournalSink
+from sync_core.engine.registry import PIPELINES
 from sync_core.settings import Settings, load_settings
-from tasks.events import forward_to_prefect
+from tasks.prefect_events import forward_to_prefect
 
 CHECK_REUSE_S = 120.0
 _lock = threading.Lock()
@@ -60,7 +60,7 @@ class RunResources:
             "audit": self.audit,
             "breaker_store": DbBreakerStore(url),
             "pacer": prefect_pacer(provider, self.settings),
-            "events": DbEventSink(
+            "events": DbJournalSink(
                 url, run_id=self.run_id, pipeline=self.pipeline, forward=forward_to_prefect
             ),
         }
@@ -75,12 +75,12 @@ class RunResources:
 
     @property
     def source(self) -> Any:
-        """The Source (sync_core.ports) of the pipeline."""
+        """The Source (sync_core.engine.ports) of the pipeline."""
         return self.connector("source")
 
     @property
     def target(self) -> Any:
-        """The Target (sync_core.ports) of the pipeline."""
+        """The Target (sync_core.engine.ports) of the pipeline."""
         return self.connector("target")
 
     def check(self, *roles: str) -> None:

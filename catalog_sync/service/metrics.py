@@ -14,10 +14,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
 from catalog_sync.service.errors import one_line
-from sync_core.audit import circuit_states
 from sync_core.db import check_connection, get_engine
+from sync_core.engine.audit import circuit_states
+from sync_core.engine.failures import failure_counts
 from sync_core.errors import ConfigError, PersistenceError
-from sync_core.failures import failure_counts
 from sync_core.tables import ExternalRequest, SyncRun
 
 # Upper bounds of the request-duration buckets, in ms; exposed in seconds, Prometheus's base unit.

@@ -20,10 +20,10 @@ from catalog_sync.service.errors import (
     error_responses,
     one_line,
 )
+from sync_core.engine.failures import failure_counts, list_failures
+from sync_core.engine.runs import aware, recent_runs
 from sync_core.errors import PersistenceError
-from sync_core.failures import failure_counts, list_failures
 from sync_core.health import health_report
-from sync_core.runs import aware, recent_runs
 from sync_core.tables import utcnow
 
 FailureStatus = Literal["pending", "dead", "resolved"]

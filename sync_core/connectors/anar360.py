@@ -17,8 +17,8 @@ from typing_extensions import Unpack
 
 from sync_core import errors
 from sync_core.connectors.base import HttpConnector, Wiring
+from sync_core.engine.paging import PageWalk
 from sync_core.models import PageRequest, RejectedRecord, SourcePage, SupplierProduct, SupplierVariant
-from sync_core.paging import PageWalk
 from sync_core.settings import Settings
 
 _DIGITS = re.compile(r"^-?\d+$")

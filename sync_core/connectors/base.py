@@ -11,7 +11,7 @@ from typing import Self, TypedDict
 import httpx
 from typing_extensions import Unpack
 
-from sync_core.http import AuditSink, BreakerStore, EventSink, HttpClient, Pacer, ResponseReader
+from sync_core.http.client import AuditSink, BreakerStore, HttpClient, JournalSink, Pacer, ResponseReader
 from sync_core.settings import Settings
 
 
@@ -22,7 +22,7 @@ class Wiring(TypedDict, total=False):
     audit: AuditSink | None
     breaker_store: BreakerStore | None
     pacer: Pacer | None
-    events: EventSink | None
+    events: JournalSink | None
     sleep: Callable[[float], None] | None
 
 

@@ -17,8 +17,8 @@ from typing_extensions import Unpack
 
 from sync_core import errors
 from sync_core.connectors.base import HttpConnector, Wiring
-from sync_core.http import ReadBounds
-from sync_core.responses import default_reader
+from sync_core.http.client import ReadBounds
+from sync_core.http.responses import default_reader
 from sync_core.settings import Settings
 
 SPOOL_IN_MEMORY_BYTES = 4 * 1024 * 1024  # a larger answer goes to a temporary file

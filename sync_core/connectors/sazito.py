@@ -18,9 +18,9 @@ from typing_extensions import Unpack
 
 from sync_core import errors
 from sync_core.connectors.base import HttpConnector, Wiring
+from sync_core.engine.paging import PageWalk
+from sync_core.engine.pool import thread_pool
 from sync_core.models import CataloguePage, NewProduct, StoreVariant, Write, WriteOutcome
-from sync_core.paging import PageWalk
-from sync_core.pool import thread_pool
 from sync_core.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ import respx
 
 from sync_core import errors
 from sync_core.connectors.anar360 import Anar360
-from sync_core.http import RequestRecord
+from sync_core.engine.ports import Source
+from sync_core.http.client import RequestRecord
 from sync_core.models import PageRequest, RejectedRecord, SupplierProduct
-from sync_core.ports import Source
 from sync_core.settings import Settings
 
 BASE = "https://api.anar360.test/api/360"

@@ -12,8 +12,8 @@ import respx
 
 from sync_core import errors
 from sync_core.connectors.sazito import Sazito
+from sync_core.engine.ports import Target
 from sync_core.models import NewProduct, StoreVariant, Write
-from sync_core.ports import Target
 from sync_core.settings import Settings
 
 BASE = "https://shop.test/api/v1"

@@ -24,7 +24,7 @@ from prefect.settings import get_current_settings
 from sqlmodel import select
 
 from sync_core.db import session_scope
-from sync_core.runs import recent_runs
+from sync_core.engine.runs import recent_runs
 from sync_core.sandbox.catalogue import SandboxConfig
 from sync_core.sandbox.server import SandboxHandle
 from sync_core.tables import ExternalRequest, SyncRun

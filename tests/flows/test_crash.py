@@ -18,7 +18,7 @@ from sqlmodel import select
 
 from flows.sync_products import sync_products
 from sync_core.db import session_scope
-from sync_core.runs import get_cursor, get_run, recent_runs
+from sync_core.engine.runs import get_cursor, get_run, recent_runs
 from sync_core.sandbox.catalogue import SandboxConfig
 from sync_core.sandbox.server import SandboxHandle
 from sync_core.sandbox.verify import verify_store

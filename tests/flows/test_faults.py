@@ -7,9 +7,9 @@ import pytest
 from flows.maintenance import retry_failures
 from flows.sync_products import sync_products
 from sync_core.db import session_scope
-from sync_core.failures import list_failures
-from sync_core.ledger import record_values
-from sync_core.pipeline import write_from_payload
+from sync_core.engine.failures import list_failures
+from sync_core.engine.ledger import record_values
+from sync_core.pipelines.anar360_sazito import write_from_payload
 from sync_core.sandbox.catalogue import SandboxConfig
 from sync_core.sandbox.server import SandboxHandle
 from sync_core.sandbox.verify import verify_store

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from prefect.settings import get_current_settings
 
-from sync_core.runs import recent_runs
+from sync_core.engine.runs import recent_runs
 from sync_core.sandbox.catalogue import SandboxConfig
 from sync_core.sandbox.server import SandboxHandle
 from sync_core.sandbox.verify import expected_writes, verify_store

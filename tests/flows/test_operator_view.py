@@ -19,7 +19,7 @@ from sqlmodel import select
 from flows.maintenance import health_report_flow, sync_catalogue
 from flows.sync_products import sync_products
 from sync_core.db import session_scope
-from sync_core.runs import get_run, run_events
+from sync_core.engine.runs import get_run, run_events
 from sync_core.sandbox.catalogue import SandboxConfig
 from sync_core.sandbox.server import SandboxHandle
 from sync_core.tables import ExternalRequest

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from flows.sync_products import sync_products
-from sync_core.failures import list_failures
-from sync_core.runs import get_cursor, recent_runs
+from sync_core.engine.failures import list_failures
+from sync_core.engine.runs import get_cursor, recent_runs
 from sync_core.sandbox.server import SandboxHandle
 from sync_core.sandbox.verify import expected_writes, verify_store
 

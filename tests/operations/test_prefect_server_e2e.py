@@ -32,7 +32,7 @@ from sqlmodel import select
 
 from deployments.spec import AUTOMATION_PREFIX, WORK_POOL, project_deployments
 from sync_core.db import session_scope
-from sync_core.runs import aware, recent_runs
+from sync_core.engine.runs import aware, recent_runs
 from sync_core.sandbox.catalogue import SandboxConfig
 from sync_core.sandbox.server import SandboxHandle, running_sandbox
 from sync_core.sandbox.verify import verify_store

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from fastapi.testclient import TestClient
 
 from catalog_sync.service import create_app
-from sync_core.audit import DbAuditSink, DbBreakerStore
-from sync_core.circuit import BreakerState
 from sync_core.db import session_scope
-from sync_core.failures import NewFailure, record_failures
-from sync_core.http import RequestRecord
-from sync_core.runs import add_counts, finish_run, start_run
+from sync_core.engine.audit import DbAuditSink, DbBreakerStore
+from sync_core.engine.failures import NewFailure, record_failures
+from sync_core.engine.runs import add_counts, finish_run, start_run
+from sync_core.http.circuit import BreakerState
+from sync_core.http.client import RequestRecord
 from sync_core.settings import Settings
 from sync_core.tables import utcnow
 

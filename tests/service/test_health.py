@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from catalog_sync.service import create_app
-from sync_core.pipeline import PIPELINE
+from sync_core.pipelines.anar360_sazito import PIPELINE
 from sync_core.settings import Settings
 from tests.service import seed
 

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from sync_core.db import get_engine
-from sync_core.pipeline import PIPELINE
+from sync_core.pipelines.anar360_sazito import PIPELINE
 from sync_core.settings import Settings
 from tests.service import seed
 from tests.service.tcp_proxy import TcpProxy

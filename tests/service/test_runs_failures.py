@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from sync_core.db import session_scope
-from sync_core.failures import list_failures, mark_replay_failed, resolve
+from sync_core.engine.failures import list_failures, mark_replay_failed, resolve
 from sync_core.settings import Settings
 from tests.service import seed
 

@@ -16,11 +16,11 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel, select
 
 from sync_core.db import get_engine, session_scope, upgrade
-from sync_core.events_pipeline import EVENTS_PIPELINE, store_feed
+from sync_core.engine.runs import aware
 from sync_core.events_store import event_id, store_events
 from sync_core.mapping import fever_events
 from sync_core.mapping.fever_events import FeedEvent
-from sync_core.runs import aware
+from sync_core.pipelines.fever_events import EVENTS_PIPELINE, store_feed
 from sync_core.tables import Event, Failure, utcnow
 from tests.unit.test_fever_events import base_plan, feed, parse, plan
 

@@ -10,9 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from sync_core.db import session_scope
-from sync_core.errors import PipelineBusy
-from sync_core.health import health_report
-from sync_core.lease import (
+from sync_core.engine.lease import (
     CRASHED,
     LeasedRun,
     LeaseKeeper,
@@ -21,7 +19,9 @@ from sync_core.lease import (
     open_leased_run,
     renew,
 )
-from sync_core.runs import get_cursor, get_run, start_run
+from sync_core.engine.runs import get_cursor, get_run, start_run
+from sync_core.errors import PipelineBusy
+from sync_core.health import health_report
 from sync_core.settings import Settings
 from sync_core.tables import RunLease, utcnow
 

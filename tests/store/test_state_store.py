@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sync_core.db import session_scope, upgrade
-from sync_core.failures import (
+from sync_core.engine.failures import (
     NewFailure,
     due_failures,
     failure_counts,
@@ -13,9 +13,9 @@ from sync_core.failures import (
     record_failures,
     resolve,
 )
-from sync_core.ledger import count_links, load_ledger, load_links, record_values, save_links
+from sync_core.engine.ledger import count_links, load_ledger, load_links, record_values, save_links
+from sync_core.engine.runs import add_counts, finish_run, get_cursor, recent_runs, set_cursor, start_run
 from sync_core.models import Write
-from sync_core.runs import add_counts, finish_run, get_cursor, recent_runs, set_cursor, start_run
 from sync_core.tables import utcnow
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from sync_core.circuit import BreakerState, CircuitBreaker, MemoryBreakerStore
 from sync_core.errors import CircuitOpenError
+from sync_core.http.circuit import BreakerState, CircuitBreaker, MemoryBreakerStore
 
 
 class Clock:

@@ -9,24 +9,29 @@ from typing import Any
 
 import pytest
 
-import tasks.events
+import tasks.prefect_events
 from flows.artifacts import publish_report
-from sync_core.pipeline import PageResult
-from sync_core.runs import start_run
-from tasks.events import emit_items_quarantined, emit_run_summary, forward_to_prefect, quarantined_reasons
+from sync_core.engine.runs import start_run
+from sync_core.pipelines.anar360_sazito import SyncCounts
+from tasks.prefect_events import (
+    emit_items_quarantined,
+    emit_run_summary,
+    forward_to_prefect,
+    quarantined_reasons,
+)
 
 
 @pytest.fixture
 def emitted(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Every event emitted, as the keyword arguments given to ``emit_event``."""
     sent: list[dict[str, Any]] = []
-    monkeypatch.setattr(tasks.events, "emit_event", lambda **kwargs: sent.append(kwargs))
+    monkeypatch.setattr(tasks.prefect_events, "emit_event", lambda **kwargs: sent.append(kwargs))
     return sent
 
 
 def test_items_quarantined_carries_count_and_failure_reasons(emitted: list[dict[str, Any]]) -> None:
     reasons = Counter({"invalid:bad-price": 2, "push:NotFound": 1, "skipped:mapping-missing": 5})
-    result = PageResult(failed=3, skipped=5, reasons=reasons)
+    result = SyncCounts(failed=3, skipped=5, reasons=reasons)
     emit_items_quarantined("anar360-sazito", 7, result.failed, quarantined_reasons(result))
     (event,) = emitted
     assert event["event"] == "catalog-sync.items-quarantined"
@@ -40,7 +45,7 @@ def test_items_quarantined_carries_count_and_failure_reasons(emitted: list[dict[
 
 
 def test_nothing_quarantined_emits_nothing(emitted: list[dict[str, Any]]) -> None:
-    result = PageResult(skipped=2, reasons=Counter({"skipped:mapping-missing": 2}))
+    result = SyncCounts(skipped=2, reasons=Counter({"skipped:mapping-missing": 2}))
     emit_items_quarantined("anar360-sazito", 7, result.failed, quarantined_reasons(result))
     assert emitted == []
 
@@ -78,8 +83,8 @@ def test_an_event_that_cannot_be_sent_is_logged_not_raised(
     def broken(**kwargs: Any) -> None:
         raise RuntimeError("events down")
 
-    monkeypatch.setattr(tasks.events, "emit_event", broken)
-    with caplog.at_level(logging.ERROR, logger="tasks.events"):
+    monkeypatch.setattr(tasks.prefect_events, "emit_event", broken)
+    with caplog.at_level(logging.ERROR, logger="tasks.prefect_events"):
         emit_run_summary({"run_id": 1, "pipeline": "p"})
     assert "catalog-sync.run-summary" in caplog.text
 

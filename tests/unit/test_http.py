@@ -18,7 +18,7 @@ import pytest
 import respx
 
 from sync_core import errors
-from sync_core.http import (
+from sync_core.http.client import (
     HttpClient,
     MemoryBreakerStore,
     ReadBounds,

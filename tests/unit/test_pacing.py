@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from sync_core.pacing import TokenBucket, shared_bucket
+from sync_core.http.pacing import TokenBucket, shared_bucket
 
 
 class FakeTime:

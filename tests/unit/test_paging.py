@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from sync_core.engine.paging import PageWalk, fetch_numbered
 from sync_core.errors import LimitExceeded
-from sync_core.paging import PageWalk, fetch_numbered
 
 
 @dataclass

@@ -8,8 +8,8 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from sync_core.engine.pool import thread_pool
 from sync_core.errors import LimitExceeded
-from sync_core.pool import thread_pool
 
 P = TypeVar("P")
 

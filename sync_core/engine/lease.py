@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from sync_core.db import session_scope
+from sync_core.engine.runs import aware, end_run, insert_run, move_cursor
 from sync_core.errors import PersistenceError, PipelineBusy
-from sync_core.runs import aware, end_run, insert_run, move_cursor
 from sync_core.tables import RunLease, SyncRun, utcnow
 from sync_core.upsert import upsert
 

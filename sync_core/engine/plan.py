@@ -18,7 +18,7 @@ class WritePlan:
     unchanged: list[Write] = field(default_factory=list)
 
 
-def diff_writes(desired: Iterable[Write], known: Mapping[LedgerKey, str]) -> WritePlan:
+def plan_writes(desired: Iterable[Write], known: Mapping[LedgerKey, str]) -> WritePlan:
     """Keep a write only when its fingerprint differs from the known one; the last desired value per item wins."""
     latest: dict[LedgerKey, Write] = {}
     for write in desired:

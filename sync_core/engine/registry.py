@@ -9,8 +9,8 @@ from sync_core.connectors.anar360 import Anar360
 from sync_core.connectors.base import HttpConnector
 from sync_core.connectors.fever import FeverFeed
 from sync_core.connectors.sazito import Sazito
-from sync_core.events_pipeline import EVENTS_PIPELINE
-from sync_core.pipeline import PIPELINE
+from sync_core.pipelines.anar360_sazito import PIPELINE
+from sync_core.pipelines.fever_events import EVENTS_PIPELINE
 from sync_core.settings import Settings
 
 

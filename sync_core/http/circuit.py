@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from sync_core.errors import CircuitOpenError
 
-EventSink = Callable[[str, dict[str, Any]], None]
+JournalSink = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass(slots=True)
@@ -82,7 +82,7 @@ class CircuitBreaker:
         window_s: float,
         cooldown_s: float,
         clock: Callable[[], float] = time.time,
-        on_event: EventSink | None = None,
+        on_event: JournalSink | None = None,
         refresh_s: float = 1.0,
     ) -> None:
         self.provider, self.address, self._store = provider, address, store

@@ -17,8 +17,8 @@ from typing import Any
 
 from prefect.events import emit_event
 
-from sync_core.pipeline import PageResult
-from sync_core.runs import COUNTERS
+from sync_core.engine.runs import COUNTERS
+from sync_core.pipelines.anar360_sazito import SyncCounts
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def forward_to_prefect(kind: str, data: dict[str, Any]) -> None:
     )
 
 
-def quarantined_reasons(result: PageResult) -> dict[str, int]:
+def quarantined_reasons(result: SyncCounts) -> dict[str, int]:
     """The reasons of a result's failed items (mapping and refused writes); skipped items are not failures."""
     return {
         reason: n for reason, n in sorted(result.reasons.items()) if n and not reason.startswith("skipped:")

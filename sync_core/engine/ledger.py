@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from sync_core.db import session_scope
-from sync_core.diff import LedgerKey
+from sync_core.engine.plan import LedgerKey
 from sync_core.models import Write
 from sync_core.tables import CatalogueTitle, ItemLink, LedgerEntry, utcnow
 from sync_core.upsert import upsert

@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import IO
 
 from sync_core.db import session_scope
+from sync_core.engine.failures import NewFailure, has_open_failures, record_failures, resolve
 from sync_core.events_store import Refused, StoreCounts, store_events
-from sync_core.failures import NewFailure, has_open_failures, record_failures, resolve
 from sync_core.mapping.fever_events import PLAUSIBLE_PRICE_MAX, FeedEvent, RejectedPlan, parse_feed
 from sync_core.tables import utcnow
 

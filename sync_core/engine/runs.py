@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from sync_core.db import session_scope
-from sync_core.tables import IntegrationEvent, SyncCursor, SyncRun, utcnow
+from sync_core.tables import JournalEntry, SyncCursor, SyncRun, utcnow
 from sync_core.upsert import upsert
 
 COUNTERS = ("fetched", "mapped", "pushed", "unchanged", "skipped", "failed", "requests")
@@ -127,7 +127,7 @@ def set_cursor(url: str, *, pipeline: str, key: str, value: str) -> None:
         move_cursor(session, pipeline=pipeline, key=key, value=value)
 
 
-def record_events(
+def record_journal(
     url: str, *, run_id: int | None, pipeline: str, events: Sequence[tuple[str, str | None, dict[str, Any]]]
 ) -> None:
     """Insert (kind, item_key, data) events in one statement."""
@@ -146,16 +146,12 @@ def record_events(
         for kind, key, data in events
     ]
     with session_scope(url) as session:
-        session.execute(sa.insert(IntegrationEvent), rows)
+        session.execute(sa.insert(JournalEntry), rows)
 
 
-def run_events(url: str, *, run_id: int, kind: str | None = None) -> list[IntegrationEvent]:
+def run_events(url: str, *, run_id: int, kind: str | None = None) -> list[JournalEntry]:
     with session_scope(url) as session:
-        query = (
-            select(IntegrationEvent)
-            .where(IntegrationEvent.run_id == run_id)
-            .order_by(col(IntegrationEvent.id))
-        )
+        query = select(JournalEntry).where(JournalEntry.run_id == run_id).order_by(col(JournalEntry.id))
         if kind:
-            query = query.where(IntegrationEvent.kind == kind)
+            query = query.where(JournalEntry.kind == kind)
         return list(session.exec(query))

@@ -9,10 +9,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import select
 
-from sync_core.circuit import BreakerState, circuit_name
 from sync_core.db import session_scope
-from sync_core.http import RequestRecord
-from sync_core.runs import record_events
+from sync_core.engine.runs import record_journal
+from sync_core.http.circuit import BreakerState, circuit_name
+from sync_core.http.client import RequestRecord
 from sync_core.tables import CircuitBreakerRow, ExternalRequest, utcnow
 from sync_core.upsert import upsert
 
@@ -50,14 +50,14 @@ class DbAuditSink:
                 session.execute(sa.insert(ExternalRequest), batch)
 
 
-class DbEventSink:
+class DbJournalSink:
     """Writes the HTTP layer's semantic events (rate limited, circuit opened ...) to ``integration_events``."""
 
     def __init__(self, url: str, *, run_id: int | None, pipeline: str, forward: Any = None) -> None:
         self._url, self._run_id, self._pipeline, self._forward = url, run_id, pipeline, forward
 
     def __call__(self, kind: str, data: dict[str, Any]) -> None:
-        record_events(
+        record_journal(
             self._url,
             run_id=self._run_id,
             pipeline=self._pipeline,

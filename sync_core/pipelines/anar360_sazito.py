@@ -10,15 +10,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sync_core.db import session_scope
-from sync_core.diff import diff_writes
+from sync_core.engine.failures import NewFailure, has_open_failures, record_failures, resolve
+from sync_core.engine.ledger import Link, load_ledger, load_links, match_titles, record_values, save_links
+from sync_core.engine.plan import plan_writes
+from sync_core.engine.ports import Target
+from sync_core.engine.runs import add_counts, record_journal
 from sync_core.errors import MappingError, PermanentError
-from sync_core.failures import NewFailure, has_open_failures, record_failures, resolve
-from sync_core.ledger import Link, load_ledger, load_links, match_titles, record_values, save_links
 from sync_core.mapping.anar360_sazito import Plausible, PriceRule, new_product, variant_writes
 from sync_core.mapping.titles import title_key
 from sync_core.models import SourcePage, SupplierProduct, Write, WriteOutcome, fingerprint
-from sync_core.ports import Target
-from sync_core.runs import add_counts, record_events
 from sync_core.settings import Settings
 
 PIPELINE = "anar360-sazito"
@@ -35,7 +35,7 @@ class RunAborted(Exception):
 
 
 @dataclass(slots=True)
-class PageResult:
+class SyncCounts:
     """What one page did; summed by the flow into the run summary."""
 
     fetched: int = 0
@@ -48,7 +48,7 @@ class PageResult:
     reasons: Counter[str] = field(default_factory=Counter)
     diffs: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, other: PageResult) -> None:
+    def add(self, other: SyncCounts) -> None:
         for name in ("fetched", "mapped", "pushed", "unchanged", "skipped", "failed", "created"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.reasons.update(other.reasons)
@@ -87,7 +87,7 @@ def _map_page(
     page: SourcePage,
     links: dict[str, Link],
     rules: tuple[PriceRule, Plausible],
-    result: PageResult,
+    result: SyncCounts,
     failures: list[NewFailure],
 ) -> tuple[list[Write], list[str]]:
     """Desired writes for linked variants, and the keys read right: every product that parsed and every
@@ -122,12 +122,12 @@ def _map_page(
     return desired, clean
 
 
-def sync_page(
+def sync_batch(
     settings: Settings, page: SourcePage, target: Target, *, run_id: int | None, dry_run: bool = False
-) -> PageResult:
+) -> SyncCounts:
     """Map, link, diff and push one source page; record ledger, failures, events and counters."""
     url = settings.database_url
-    result = PageResult(fetched=len(page.products) + len(page.rejects))
+    result = SyncCounts(fetched=len(page.products) + len(page.rejects))
     failures = [
         NewFailure(
             "map",
@@ -148,7 +148,7 @@ def sync_page(
         links.update(_create_products(settings, target, unlinked, rules, result, failures, run_id=run_id))
     desired, clean = _map_page(page, links, rules, result, failures)
 
-    plan = diff_writes(desired, load_ledger(url, target=TARGET, target_keys=[w.target_key for w in desired]))
+    plan = plan_writes(desired, load_ledger(url, target=TARGET, target_keys=[w.target_key for w in desired]))
     result.unchanged = len(plan.unchanged)
     result.diffs = [
         {"kind": w.kind, "target": w.target_key, "source": w.source_key, "value": w.value}
@@ -208,7 +208,7 @@ def _create_products(
     target: Target,
     products: list[SupplierProduct],
     rules: tuple[PriceRule, Plausible],
-    result: PageResult,
+    result: SyncCounts,
     failures: list[NewFailure],
     *,
     run_id: int | None,
@@ -274,7 +274,7 @@ def _record_page(
     failures: list[NewFailure],
     clean: list[str],
     held: list[Write],
-    result: PageResult,
+    result: SyncCounts,
 ) -> None:
     """The page's mapping failures and resolutions, its events and its counters.
 
@@ -310,7 +310,7 @@ def _record_page(
                 {"reason": "mapping-missing", "count": result.reasons["skipped:mapping-missing"]},
             )
         )
-    record_events(settings.database_url, run_id=run_id, pipeline=PIPELINE, events=events)
+    record_journal(settings.database_url, run_id=run_id, pipeline=PIPELINE, events=events)
     if run_id is not None:
         add_counts(
             settings.database_url,

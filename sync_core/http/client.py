@@ -1,5 +1,5 @@
 """The HTTP layer every connector uses: one httpx client per provider, error translation, tenacity retries,
-pacing, a persisted circuit breaker (sync_core.circuit) and a per-attempt audit hook.
+pacing, a persisted circuit breaker (sync_core.http.circuit) and a per-attempt audit hook.
 
 Budget: ``http_retries`` retries per request (``http_retries + 1`` attempts), on TransientError only; waits
 grow from ``http_retry_backoff_ms`` with full jitter, or follow Retry-After; none exceeds
@@ -32,10 +32,10 @@ from tenacity import (
 )
 
 from sync_core import errors
-from sync_core.circuit import BreakerState, BreakerStore, CircuitBreaker, EventSink, MemoryBreakerStore
-from sync_core.pacing import Pacer, TokenBucket, shared_bucket
-from sync_core.redaction import is_secret_name, redact_body, redact_url, scrub
-from sync_core.responses import (
+from sync_core.http.circuit import BreakerState, BreakerStore, CircuitBreaker, JournalSink, MemoryBreakerStore
+from sync_core.http.pacing import Pacer, TokenBucket, shared_bucket
+from sync_core.http.redaction import is_secret_name, redact_body, redact_url, scrub
+from sync_core.http.responses import (
     ReadBounds,
     ResponseReader,
     connection_reason,
@@ -52,7 +52,7 @@ __all__ = [
     "BreakerState",
     "BreakerStore",
     "CircuitBreaker",
-    "EventSink",
+    "JournalSink",
     "HttpClient",
     "MemoryBreakerStore",
     "Pacer",
@@ -134,7 +134,7 @@ class HttpClient:
         audit: AuditSink | None = None,
         breaker_store: BreakerStore | None = None,
         pacer: Pacer | None = None,
-        events: EventSink | None = None,
+        events: JournalSink | None = None,
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] | None = None,
         bucket: TokenBucket | None = None,

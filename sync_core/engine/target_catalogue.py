@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from sync_core.db import session_scope
-from sync_core.failures import has_open_failures, open_failures, resolve_ids
-from sync_core.ledger import load_ledger, load_links, record_values, save_links, save_titles
+from sync_core.engine.failures import has_open_failures, open_failures, resolve_ids
+from sync_core.engine.ledger import load_ledger, load_links, record_values, save_links, save_titles
+from sync_core.engine.ports import Target
 from sync_core.mapping.titles import title_key
 from sync_core.models import CataloguePage, Write
-from sync_core.pipeline import PIPELINE, PUSH_CONTEXTS, SOURCE, TARGET, write_from_payload
-from sync_core.ports import Target
+from sync_core.pipelines.anar360_sazito import PIPELINE, PUSH_CONTEXTS, SOURCE, TARGET, write_from_payload
 from sync_core.settings import Settings
 
 # Links an operator set or that came from creating the product are never replaced by a SKU match.

@@ -1,0 +1,1 @@
+"""The engine every pipeline runs on: registry, connections, plan, ledger, links, failures, runs, leases."""

@@ -1,0 +1,1 @@
+"""Targets the engine writes to itself: a SQLModel table upserted by fingerprint."""
