@@ -11,53 +11,12 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from catalog_sync.runner import EXIT_FAILED, EXIT_OK, first_line, preflight, read_settings, run_flow
+from catalog_sync.runner import EXIT_FAILED, EXIT_OK, first_line, read_settings
+from catalog_sync.sync_commands import add_retry_command, add_sync_commands
 from sync_core.errors import ConfigError, ConnectorError, PersistenceError, SyncError
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 DEMO_DATABASE_URL = "sqlite:///var/demo.db"
-
-
-def cmd_sync_products(args: argparse.Namespace) -> int:
-    from sync_core.pipelines.anar360_sazito import PIPELINE
-
-    settings = preflight(PIPELINE, ("source", "target"))
-    from flows.sync_products import sync_products
-
-    scope = "full" if args.full else "incremental"
-    return run_flow(settings, args, sync_products, scope=scope, since_ms=args.since_ms, dry_run=args.dry_run)
-
-
-def cmd_sync_catalogue(args: argparse.Namespace) -> int:
-    from sync_core.pipelines.anar360_sazito import PIPELINE
-
-    settings = preflight(PIPELINE, ("target",))
-    from flows.maintenance import sync_catalogue
-
-    return run_flow(settings, args, sync_catalogue)
-
-
-def cmd_sync_events(args: argparse.Namespace) -> int:
-    from sync_core.connectors.fever import refuse_credentials
-    from sync_core.pipelines.fever_events import EVENTS_PIPELINE
-
-    if args.url:
-        refuse_credentials(args.url, "--url")
-    overrides = {"fever_provider_url": args.url} if args.url else {}
-    settings = preflight(EVENTS_PIPELINE, ("source",), **overrides)
-    from flows.sync_events import sync_events
-
-    # Only a URL given here travels as the run's parameter; FEVER_PROVIDER_URL is read by the run itself.
-    return run_flow(settings, args, sync_events, url=args.url)
-
-
-def cmd_retry_failures(args: argparse.Namespace) -> int:
-    from sync_core.pipelines.anar360_sazito import PIPELINE
-
-    settings = preflight(PIPELINE, ("target",))
-    from flows.maintenance import retry_failures
-
-    return run_flow(settings, args, retry_failures, max_batches=args.max_batches)
 
 
 def cmd_health(args: argparse.Namespace) -> int:
@@ -143,7 +102,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from catalog_sync.service.server import listen
-    from sync_core.sandbox.server import config_from_arguments, serve
+    from sync_core.sandbox.server import banner, config_from_arguments, serve
 
     try:
         config = config_from_arguments(args)
@@ -151,12 +110,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         raise ConfigError(f"sandbox: {exc}") from None
     sock = listen(args.host, args.port)  # first: a taken port is a one-line error, not a banner then a crash
     base = f"http://{args.host}:{sock.getsockname()[1]}"
-    print(
-        f"sandbox on {base}\n  ANAR360_BASE={base}/anar360/api/360  ANAR360_TOKEN={config.anar360_token}\n"
-        f"  SAZITO_BASE={base}/sazito/api/v1  SAZITO_KEY={config.sazito_key}\n"
-        f"  FEVER_PROVIDER_URL={base}/fever/api/events",
-        flush=True,
-    )
+    print(banner(base, config), flush=True)
     serve(config, sock)
     return EXIT_OK
 
@@ -178,20 +132,6 @@ def positive_int(text: str) -> int:
     return value
 
 
-def non_negative(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, not {text}")
-    return value
-
-
-def fraction(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
-    return value
-
-
 class Parser(argparse.ArgumentParser):
     """argparse, with its refusals in one line (the usage is one `--help` away)."""
 
@@ -206,17 +146,15 @@ def commands(parser: argparse.ArgumentParser, dest: str, metavar: str) -> Any:
     return action
 
 
-def add_wait(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--wait",
-        type=non_negative,
-        metavar="SECONDS",
-        help="when another run of the pipeline is going, wait this long for it to end (default RUN_LEASE_WAIT_S); "
-        "then give up with exit 75",
-    )
+def listing(names: Sequence[str]) -> str:
+    """``a, b and c``."""
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from deployments.limits import limit_names
+    from sync_core.sandbox.server import SANDBOX_HELP, add_config_arguments
+
     parser = Parser(
         prog="catalog-sync",
         description=(
@@ -249,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sandbox = sub.add_parser(
         "sandbox",
-        help="serve the Anar360, Sazito and Fever simulators",
+        help=SANDBOX_HELP,
         description="Serve simulators of the providers' APIs as their contracts describe them (shared/contracts), "
         "with generated catalogues and the faults the knobs below ask for; prints the settings that point "
         "catalog-sync at them. Latency, faults, rate limit, 429 bursts, rejected variants and the envelope can "
@@ -258,38 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sandbox.add_argument("--port", type=int, default=8360, help="port to listen on (default 8360)")
-    from sync_core.sandbox.server import add_config_arguments
-
     add_config_arguments(sandbox)
     sandbox.set_defaults(handler=cmd_sandbox)
 
-    sync = commands(sub.add_parser("sync", help="run a sync now"), "what", "WHAT")
-    products = sync.add_parser("products", help="push changed prices and stock (incremental unless --full)")
-    products.add_argument("--full", action="store_true", help="list the whole catalogue, re-read the store")
-    products.add_argument(
-        "--since-ms", type=int, help="incremental window in ms back from now (overrides the cursor)"
-    )
-    products.add_argument("--dry-run", action="store_true", help="write nothing; show what would change")
-    add_wait(products)
-    products.set_defaults(handler=cmd_sync_products)
-    catalogue = sync.add_parser("catalogue", help="re-read the store catalogue: links and current values")
-    add_wait(catalogue)
-    catalogue.set_defaults(handler=cmd_sync_catalogue)
-    events = sync.add_parser("events", help="store the events feed (FEVER_PROVIDER_URL) for /search")
-    events.add_argument(
-        "--url", help="read this feed instead: http(s)://... or file:///path/to/answer.xml (a saved answer)"
-    )
-    add_wait(events)
-    events.set_defaults(handler=cmd_sync_events)
-
-    retry = sub.add_parser(
-        "retry-failures", help="replay due failed writes; mark dead after FAILURE_MAX_ATTEMPTS"
-    )
-    retry.add_argument(
-        "--max-batches", type=int, default=10, help="batches of 200 replays at most (default 10)"
-    )
-    add_wait(retry)
-    retry.set_defaults(handler=cmd_retry_failures)
+    add_sync_commands(commands(sub.add_parser("sync", help="run a sync now"), "what", "WHAT"))
+    add_retry_command(sub)
 
     health = sub.add_parser("health", help="database, last runs, circuits, failures (exit 1 when unhealthy)")
     health.add_argument("--json", action="store_true", help="print JSON")
@@ -311,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="set up the Prefect server in PREFECT_API_URL: work pool, rate limits, deployments, automations",
         description=(
             "Idempotent: creates what is missing, updates what differs, leaves the rest. Creates the process "
-            "work pool 'catalog-sync', the global limits anar360-requests and sazito-requests (slots decay at "
+            f"work pool 'catalog-sync', the global limits {listing(limit_names())} (slots decay at "
             "RATE_LIMIT_PER_MIN), the alert block (NOTIFY_WEBHOOK_URL or NOTIFY_BLOCK), runs "
             "`prefect deploy --all` for prefect.yaml, then the automations."
         ),
@@ -332,16 +243,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
-    parser = build_parser()
+    try:
+        parser = build_parser()  # the `sync` sub-commands come from the registry of pipelines
+    except ConfigError as exc:  # e.g. two pipelines registered under one name
+        print(f"catalog-sync: {first_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.handler is None:
         where, metavar, action = args.missing
-        where.error(f"missing {metavar}: one of {', '.join(action.choices)}")
-    if args.command == "sync" and args.what == "products" and args.full and args.since_ms is not None:
-        print("catalog-sync: --since-ms applies to incremental syncs, not --full", file=sys.stderr)
-        return EXIT_USAGE
+        named = dict.fromkeys(action.choices.values())  # each sub-command once, under its first name
+        where.error(f"missing {metavar}: one of {', '.join(p.prog.rsplit(' ', 1)[-1] for p in named)}")
     try:
         return int(args.handler(args))
     except (ConfigError, PersistenceError, ConnectorError) as exc:

@@ -3,42 +3,70 @@ stdout and a one-line verdict on stderr."""
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from sync_core.errors import SyncError
+from sync_core.errors import ConfigError, SyncError
+
+if TYPE_CHECKING:
+    from sync_core.engine.spec import Pipeline
+    from sync_core.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_BUSY = 0, 1, 75
 
 
-def read_settings(**overrides: object) -> Any:
+def read_settings(**overrides: object) -> Settings:
     from sync_core.settings import load_settings
 
     return load_settings(**overrides)
 
 
-def preflight(pipeline: str, roles: Sequence[str], **overrides: object) -> Any:
-    """Settings, database, and the check of every connection the run uses (reachable, credentials
-    accepted where a harmless call exists), before any flow starts: a mistake is one line, in a second."""
+def preflight(
+    spec: Pipeline,
+    roles: Sequence[str] | None = None,
+    choices: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    """Settings (with ``overrides``), database, and the check of every connection the run uses (``roles``:
+    all of the pipeline's when None; ``choices``: role → connection name, else the default ones): reachable,
+    credentials accepted where a harmless call exists. Before any flow starts, a mistake is one line, in a
+    second (ConfigError, ConnectorError, PersistenceError)."""
     from sync_core.db import upgrade
-    from sync_core.engine.registry import PIPELINES
+    from sync_core.engine.connections import connection
 
-    loaded = read_settings(**overrides)
-    connectors = [PIPELINES[pipeline].connectors[role] for role in roles]
-    loaded.require(*[name for cls in connectors for name in cls.needs])
+    loaded = read_settings(**(overrides or {}))
+    choices = dict(choices or {})
+    unknown = sorted(set(choices) - set(spec.connectors))
+    if unknown:
+        raise ConfigError(
+            f"{spec.command or spec.name} has no role {unknown[0]!r} (its roles: {', '.join(spec.connectors)})"
+        )
+    roles = tuple(spec.connectors) if roles is None else tuple(roles)
+    connectors = {role: spec.connectors[role] for role in roles}
+    for role, cls in connectors.items():
+        if role not in choices and not getattr(cls, "base_setting", None):
+            raise ConfigError(
+                f"{spec.command or spec.name}: the {role} has no default connection; "
+                f"give --connection {role}=NAME (a connection of CONNECTIONS)"
+            )
+    # Every setting the default connections miss, in one line, before any other check.
+    defaults = [cls for role, cls in connectors.items() if choices.get(role, cls.provider) == cls.provider]
+    loaded.require(*(name for cls in defaults for name in cls.needs))
+    connections = {role: connection(loaded, cls, choices.get(role)) for role, cls in connectors.items()}
     upgrade(loaded.database_url)
-    for cls in connectors:
-        with cls(loaded) as connector:
+    for role, cls in connectors.items():
+        connector = cls(loaded, connections[role])
+        try:
             connector.check()
+        finally:
+            connector.close()
     return loaded
 
 
 def print_summary(summary: dict[str, Any], out: Any = sys.stdout) -> None:
-    """Aligned `name  value` lines of a run summary."""
-    skip = {"diffs", "reasons", "replay"}
+    """Aligned `name  value` lines of a run summary (its times and Prefect id are in `runs` and the UI)."""
+    skip = {"diffs", "reasons", "replay", "started_at", "finished_at", "flow_run_id"}
     for name, value in summary.items():
         if name not in skip and value is not None:
             print(f"  {name:<12} {value}", file=out)
@@ -56,18 +84,20 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def run_flow(settings: Any, args: argparse.Namespace, flow: Callable[..., Any], **params: Any) -> int:
-    """Run a flow here; its progress goes to stdout, its verdict to stderr in one line (see console.py)."""
+def run_flow(settings: Settings, flow: Callable[..., Any], **params: Any) -> int:
+    """Run a flow here with ``settings`` pinned (the preflight's: ``--wait`` is their RUN_LEASE_WAIT_S); its
+    progress goes to stdout, its verdict to stderr in one line (see console.py). A flow that ran several
+    pipelines returns a summary each."""
     from prefect.exceptions import CancelledRun
 
     from catalog_sync.console import prepare_flow_run
+    from sync_core.engine.context import pinned
 
-    if getattr(args, "wait", None) is not None:  # read by the flow's lease, like every setting
-        os.environ["RUN_LEASE_WAIT_S"] = f"{args.wait:g}"
     prepare_flow_run(settings.log_file)
     log = f" (full log: {settings.log_file})" if settings.log_file else ""
     try:
-        summary = flow(**params)
+        with pinned(settings):
+            returned = flow(**params)
     except CancelledRun as exc:  # the flow returns Cancelled only when another run holds the lease
         print(f"catalog-sync: {first_line(exc)}; try again later, or pass --wait SECONDS", file=sys.stderr)
         return EXIT_BUSY
@@ -75,8 +105,23 @@ def run_flow(settings: Any, args: argparse.Namespace, flow: Callable[..., Any], 
         why = first_line(exc) if isinstance(exc, SyncError) else f"{type(exc).__name__}: {first_line(exc)}"
         print(f"catalog-sync: run failed: {why}{log}", file=sys.stderr)
         return EXIT_FAILED
-    print_summary(summary)
-    if summary.get("status") == "failed":
-        print(f"catalog-sync: run failed: {summary.get('error')}{log}", file=sys.stderr)
+    summaries = returned if isinstance(returned, list) else [returned]
+    done = [summary for summary in summaries if isinstance(summary, dict)]
+    for n, summary in enumerate(done):
+        if n:
+            print()
+        print_summary(summary)
+    errors = [str(summary.get("error")) for summary in done if summary.get("status") == "failed"]
+    if errors:
+        print(f"catalog-sync: run failed: {'; '.join(errors)}{log}", file=sys.stderr)
         return EXIT_FAILED
+    # One pipeline of several found another run holding its lease (Cancelled, as one alone raises above).
+    busy = [
+        first_line(Exception(getattr(state, "message", None) or "another run is going"))
+        for state in summaries
+        if not isinstance(state, dict)
+    ]
+    if busy:
+        print(f"catalog-sync: {'; '.join(busy)}; try again later, or pass --wait SECONDS", file=sys.stderr)
+        return EXIT_BUSY
     return EXIT_OK

@@ -26,19 +26,20 @@ from prefect.client.schemas.actions import (
     WorkPoolCreate,
 )
 from prefect.exceptions import ObjectNotFound
-from prefect.flows import load_flow_from_entrypoint
+from prefect.flows import Flow, load_flow_from_entrypoint
 from prefect.settings import PREFECT_API_URL
 
+from deployments.limits import rate_limits
 from deployments.spec import (
     AUTOMATION_PREFIX,
     NOTIFICATION_BLOCK_NAME,
     PROJECT_DIR,
     WORK_POOL,
+    automated_deployments,
     automations,
     deploy_environment,
     project_deployments,
     project_pull_steps,
-    rate_limits,
     server_view,
     wanted_view,
 )
@@ -122,7 +123,7 @@ async def ensure_notification_block(settings: Settings) -> tuple[UUID | None, li
     if settings.notify_block:
         slug, name = settings.notify_block.split("/", 1)
         try:
-            block = await Block.aload(f"{slug}/{name}")
+            block: Block = await Block.aload(f"{slug}/{name}")
         except ValueError:
             raise ConfigError(
                 f"NOTIFY_BLOCK {settings.notify_block!r} does not exist on the Prefect server "
@@ -136,6 +137,8 @@ async def ensure_notification_block(settings: Settings) -> tuple[UUID | None, li
         name="catalog-sync",
         url=settings.notify_webhook_url,
         json_data={"subject": "{{subject}}", "body": "{{body}}"},
+        headers=None,
+        cookies=None,
     )
     label = f"custom-webhook/{NOTIFICATION_BLOCK_NAME}"
     try:
@@ -167,7 +170,7 @@ async def deployment_ids(client: PrefectClient, names: list[str]) -> dict[str, U
 def deployment_names(project_dir: Path) -> list[str]:
     names = []
     for deployment in project_deployments(project_dir):
-        flow = load_flow_from_entrypoint(str(project_dir / deployment["entrypoint"]))
+        flow: Flow[..., Any] = load_flow_from_entrypoint(str(project_dir / deployment["entrypoint"]))
         names.append(f"{flow.name}/{deployment['name']}")
     return names
 
@@ -288,7 +291,8 @@ async def apply(
             else:
                 log("prefect deploy --all: skipped, the server's deployments match prefect.yaml")
             note([_deployment_change(name, fields) for name, fields in drift.items()])
-        ids = await deployment_ids(client, names)
+        # A pipeline may declare a deployment prefect.yaml lacks: automations() says so, naming it.
+        ids = await deployment_ids(client, list(dict.fromkeys([*names, *automated_deployments()])))
         missing = [name for name in names if name not in ids]
         if missing:
             raise ConfigError(

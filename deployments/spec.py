@@ -1,14 +1,14 @@
-"""What the Prefect server must hold for catalog-sync: work pool, rate limits, deployments, automations.
+"""What the Prefect server must hold for catalog-sync: work pool, deployments, automations (the rate limits
+are in :mod:`deployments.limits`).
 
-Pure descriptions built from settings and prefect.yaml; :mod:`deployments.setup` makes the server match them.
+Pure descriptions built from settings, prefect.yaml and the pipelines' declarations (the registry);
+:mod:`deployments.setup` makes the server match them.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,42 +23,22 @@ from prefect.automations import (
     SendNotification,
 )
 
+from sync_core.engine.registry import pipelines
+from sync_core.engine.spec import Pipeline
+from sync_core.errors import ConfigError
 from sync_core.settings import Settings, load_settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 WORK_POOL = "catalog-sync"
-PROVIDERS = ("anar360", "sazito")
 AUTOMATION_PREFIX = "catalog-sync: "
 NOTIFICATION_BLOCK_NAME = "catalog-sync-alerts"
 
-# Deployments the automations refer to, as <flow name>/<deployment name> of prefect.yaml.
-PRODUCT_FLOW = "sync-products"
-INCREMENTAL = "sync-products/anar360-sazito-incremental"
-RETRY = "retry-failures/anar360-sazito-retry"
+# Purposes of a pipeline's `deployments` (<flow name>/<deployment name> of prefect.yaml) the automations use:
+# the replay after a failed run, and the one whose runs must keep completing.
+RETRY, INCREMENTAL = "retry", "incremental"
+PURPOSES = (RETRY, INCREMENTAL)
 CIRCUIT_OPENED_EVENT = "catalog-sync.circuit-opened"
 ENV_TEMPLATE = re.compile(r"\{\{\s*\$(\w+)\s*\}\}")
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """A Prefect global concurrency limit used as a shared rate limit: slots decay at the allowed rate."""
-
-    name: str
-    limit: int
-    slot_decay_per_second: float
-
-
-def rate_limits(settings: Settings) -> list[RateLimit]:
-    """One limit per provider, '<provider>-requests', at the provider's RATE_LIMIT_PER_MIN.
-
-    Each request occupies one slot; slots free at rate/60 per second, so every worker sharing the limit
-    together stays within the budget. ``limit`` is one second's worth of requests (the burst allowed).
-    """
-    limits = []
-    for provider in PROVIDERS:
-        per_second = settings.rate_limit_for(provider) / 60
-        limits.append(RateLimit(f"{provider}-requests", max(1, math.ceil(per_second)), round(per_second, 4)))
-    return limits
 
 
 def deploy_environment(project_dir: Path = PROJECT_DIR) -> dict[str, str]:
@@ -142,74 +122,133 @@ def server_view(deployment: Any) -> dict[str, Any]:
     }
 
 
+def automated_deployments() -> list[str]:
+    """The deployments the automations run or watch, as the pipelines declare them: they must exist."""
+    return sorted(
+        {
+            name
+            for spec in pipelines().values()
+            for purpose, name in spec.deployments.items()
+            if purpose in PURPOSES
+        }
+    )
+
+
+def _deployment_id(ids: dict[str, UUID], spec: Pipeline, purpose: str) -> UUID:
+    name = spec.deployments[purpose]
+    if name not in ids:
+        raise ConfigError(
+            f"pipeline {spec.name} declares {name} as its {purpose} deployment; the server has no such deployment "
+            "(is it in prefect.yaml?)"
+        )
+    return ids[name]
+
+
+def _runs_of(spec: Pipeline) -> str:
+    """A pipeline's runs as an automation names them: its command as a noun ("products" → "product sync")."""
+    return f"{(spec.command or spec.name).removesuffix('s')} sync"
+
+
+def _replay(spec: Pipeline, ids: dict[str, UUID]) -> AutomationCore:
+    """Run the pipeline's retry deployment when a run of its flow fails or crashes."""
+    retry = spec.deployments[RETRY]
+    return AutomationCore(
+        name=AUTOMATION_PREFIX + f"replay failures after a failed {_runs_of(spec)}",
+        description=f"When a {spec.flow} run ends Failed or Crashed, run the {retry.split('/')[0]} deployment.",
+        trigger=EventTrigger(
+            expect={"prefect.flow-run.Failed", "prefect.flow-run.Crashed"},
+            match={"prefect.resource.id": "prefect.flow-run.*"},
+            match_related={"prefect.resource.role": "flow", "prefect.resource.name": spec.flow},
+            posture=Posture.Reactive,
+            threshold=1,
+            within=timedelta(0),
+        ),
+        actions=[
+            RunDeployment(
+                source="selected",
+                deployment_id=_deployment_id(ids, spec, RETRY),
+                parameters={},
+                job_variables=None,
+            )
+        ],
+    )
+
+
+def _circuit_alert(block_id: UUID) -> AutomationCore:
+    return AutomationCore(
+        name=AUTOMATION_PREFIX + "notify when a provider circuit opens",
+        description="A provider failed repeatedly; catalog-sync stopped calling it until the cool-down ends.",
+        trigger=EventTrigger(
+            expect={CIRCUIT_OPENED_EVENT},
+            match={"prefect.resource.id": "catalog-sync.provider.*"},
+            posture=Posture.Reactive,
+            threshold=1,
+            within=timedelta(0),
+        ),
+        actions=[
+            SendNotification(
+                block_document_id=block_id,
+                subject="catalog-sync: {{ event.resource.id }} circuit opened",
+                body=(
+                    "The circuit of {{ event.resource.id }} opened at {{ event.occurred }} after "
+                    "{{ event.payload.failures }} consecutive failures. Calls resume after "
+                    "{{ event.payload.cooldown_s }} s. Check `catalog-sync health` and the run's log."
+                ),
+            )
+        ],
+    )
+
+
+def _stale_alert(
+    spec: Pipeline, ids: dict[str, UUID], block_id: UUID, stale: timedelta, *, named: bool
+) -> AutomationCore:
+    """Notify when no run of the pipeline's incremental deployment completed within ``stale``; ``named``:
+    say which pipeline (when several have one)."""
+    incremental = spec.deployments[INCREMENTAL]
+    which = f" ({spec.name})" if named else ""
+    return AutomationCore(
+        name=AUTOMATION_PREFIX + f"notify when no incremental sync completed{which}",
+        description=f"No {incremental} run completed within {stale}.",
+        trigger=EventTrigger(
+            expect={"prefect.flow-run.Completed"},
+            match={"prefect.resource.id": "prefect.flow-run.*"},
+            match_related={
+                "prefect.resource.id": f"prefect.deployment.{_deployment_id(ids, spec, INCREMENTAL)}"
+            },
+            posture=Posture.Proactive,
+            threshold=1,
+            within=stale,
+        ),
+        actions=[
+            SendNotification(
+                block_document_id=block_id,
+                subject=f"catalog-sync: no incremental sync completed{which}",
+                body=(
+                    f"No run of {incremental} completed in the last {stale}. What it keeps up to date may be "
+                    "stale. Check the worker, the deployment's schedule and its last runs."
+                ),
+            )
+        ],
+    )
+
+
 def automations(
     settings: Settings, deployment_ids: dict[str, UUID], notification_block_id: UUID | None
 ) -> list[AutomationCore]:
-    """The automations: replay after a failed product sync, and (with a notification block) alerts."""
-    wanted = [
-        AutomationCore(
-            name=AUTOMATION_PREFIX + "replay failures after a failed product sync",
-            description="When a sync-products run ends Failed or Crashed, run the retry-failures deployment.",
-            trigger=EventTrigger(
-                expect={"prefect.flow-run.Failed", "prefect.flow-run.Crashed"},
-                match={"prefect.resource.id": "prefect.flow-run.*"},
-                match_related={"prefect.resource.role": "flow", "prefect.resource.name": PRODUCT_FLOW},
-                posture=Posture.Reactive,
-                threshold=1,
-                within=timedelta(0),
-            ),
-            actions=[RunDeployment(source="selected", deployment_id=deployment_ids[RETRY], parameters={})],
-        )
-    ]
+    """The automations: for each pipeline that declares a retry deployment, a replay after its flow fails;
+    with a notification block, an alert when a circuit opens and one per pipeline whose incremental
+    deployment stops completing. ConfigError when a declared deployment is not on the server."""
+    declared = pipelines().values()
+    wanted = [_replay(spec, deployment_ids) for spec in declared if RETRY in spec.deployments]
     if notification_block_id is None:
         return wanted
-    wanted.append(
-        AutomationCore(
-            name=AUTOMATION_PREFIX + "notify when a provider circuit opens",
-            description="A provider failed repeatedly; catalog-sync stopped calling it until the cool-down ends.",
-            trigger=EventTrigger(
-                expect={CIRCUIT_OPENED_EVENT},
-                match={"prefect.resource.id": "catalog-sync.provider.*"},
-                posture=Posture.Reactive,
-                threshold=1,
-                within=timedelta(0),
-            ),
-            actions=[
-                SendNotification(
-                    block_document_id=notification_block_id,
-                    subject="catalog-sync: {{ event.resource.id }} circuit opened",
-                    body=(
-                        "The circuit of {{ event.resource.id }} opened at {{ event.occurred }} after "
-                        "{{ event.payload.failures }} consecutive failures. Calls resume after "
-                        "{{ event.payload.cooldown_s }} s. Check `catalog-sync health` and the run's log."
-                    ),
-                )
-            ],
-        )
-    )
+    watched = [spec for spec in declared if INCREMENTAL in spec.deployments]
     stale = timedelta(seconds=settings.stale_sync_alert_s)
-    wanted.append(
-        AutomationCore(
-            name=AUTOMATION_PREFIX + "notify when no incremental sync completed",
-            description=f"No {INCREMENTAL} run completed within {stale}.",
-            trigger=EventTrigger(
-                expect={"prefect.flow-run.Completed"},
-                match={"prefect.resource.id": "prefect.flow-run.*"},
-                match_related={"prefect.resource.id": f"prefect.deployment.{deployment_ids[INCREMENTAL]}"},
-                posture=Posture.Proactive,
-                threshold=1,
-                within=stale,
-            ),
-            actions=[
-                SendNotification(
-                    block_document_id=notification_block_id,
-                    subject="catalog-sync: no incremental sync completed",
-                    body=(
-                        f"No run of {INCREMENTAL} completed in the last {stale}. Prices and stock in the "
-                        "store may be stale. Check the worker, the deployment's schedule and its last runs."
-                    ),
-                )
-            ],
-        )
-    )
-    return wanted
+    return [
+        *wanted,
+        _circuit_alert(notification_block_id),
+        *(
+            _stale_alert(spec, deployment_ids, notification_block_id, stale, named=len(watched) > 1)
+            for spec in watched
+        ),
+    ]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+import re
+from typing import Any, cast
 from uuid import UUID
 
 from prefect import get_run_logger
@@ -15,15 +16,22 @@ from prefect.artifacts import (
 )
 from prefect.exceptions import MissingContextError
 
-from sync_core.reports import render_run_report, run_report
+from sync_core.engine.context import current_settings
+from sync_core.engine.runs import COUNTERS
+from sync_core.reports import connection_bases, render_run_report, run_report
 from tasks.prefect_events import emit_run_summary
-from tasks.runtime import current_settings
 
-COUNTS = ("fetched", "mapped", "pushed", "unchanged", "skipped", "failed", "requests")
+
+def artifact_key(*parts: str) -> str:
+    """An artifact key from a run's names: Prefect takes lowercase letters, digits and dashes only, so a run
+    on other connections (``pipeline@target=store-b``) leaves ``pipeline-target-store-b-...``."""
+    return re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower())
 
 
 def start_progress(pipeline: str) -> UUID:
-    return create_progress_artifact(0.0, key=f"{pipeline}-progress", description=f"{pipeline}: pages done")
+    key = artifact_key(pipeline, "progress")
+    # Called from a flow's own (synchronous) code: the id itself, not a coroutine.
+    return cast(UUID, create_progress_artifact(0.0, key=key, description=f"{pipeline}: pages done"))
 
 
 def report_progress(artifact_id: UUID, done: int, total: int | None) -> None:
@@ -33,8 +41,8 @@ def report_progress(artifact_id: UUID, done: int, total: int | None) -> None:
 
 def publish_summary(summary: dict[str, Any]) -> None:
     """A table of the run's counters, its failures by reason, and (dry run) the first diffs."""
-    key = f"{summary['pipeline']}-{summary['scope']}-summary".replace("_", "-")
-    rows = [{"metric": name, "value": summary.get(name)} for name in ("status", "duration_s", *COUNTS)]
+    key = artifact_key(summary["pipeline"], summary["scope"], "summary")
+    rows = [{"metric": name, "value": summary.get(name)} for name in ("status", "duration_s", *COUNTERS)]
     rows += [
         {"metric": f"reason {reason}", "value": n} for reason, n in sorted(summary.get("reasons", {}).items())
     ]
@@ -61,9 +69,8 @@ def publish_report(run_id: int) -> None:
     run's own outcome or error."""
     try:
         settings = current_settings()
-        bases = {"anar360": settings.anar360_base, "sazito": settings.sazito_base}
-        report = run_report(settings.database_url, run_id=run_id, bases=bases)
-        key = f"{report['pipeline']}-{report['scope']}-report".replace("_", "-")
+        report = run_report(settings.database_url, run_id=run_id, bases=connection_bases(settings))
+        key = artifact_key(report["pipeline"], report["scope"], "report")
         create_markdown_artifact(
             render_run_report(report),
             key=key,

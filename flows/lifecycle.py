@@ -2,7 +2,7 @@
 and event on exit.
 
     try:
-        run = open_pipeline_run(PIPELINE, scope)
+        run = open_pipeline_run(spec, strategy, connections={"target": "store-b"})
     except PipelineBusy as busy:
         return skipped(busy)          # the flow run ends Cancelled, with the reason
     with run:
@@ -23,20 +23,23 @@ from types import TracebackType
 from typing import Any
 
 from prefect import get_run_logger
+from prefect.client.schemas.objects import State
 from prefect.exceptions import MissingContextError, TerminationSignal
-from prefect.states import Cancelled, State
+from prefect.states import Cancelled
 
 from flows.artifacts import publish_run
 from sync_core.db import upgrade
+from sync_core.engine.batch import ITEM_COUNTERS, SyncCounts
+from sync_core.engine.connections import run_key
+from sync_core.engine.context import current_settings
 from sync_core.engine.lease import LeasedRun, LeaseKeeper, close_leased_run, open_leased_run
+from sync_core.engine.run_view import run_view
 from sync_core.engine.runs import COUNTERS, get_run
+from sync_core.engine.spec import Pipeline
 from sync_core.errors import PipelineBusy
-from sync_core.pipelines.anar360_sazito import SyncCounts
 from sync_core.settings import Settings
 from sync_core.tables import SyncRun
-from tasks.runtime import current_flow_run_id, current_settings, release
-
-DRY_RUN_COUNTERS = ("fetched", "mapped", "pushed", "unchanged", "skipped", "failed")
+from tasks.runtime import current_flow_run_id, open_resources, release, resolve_connections
 
 
 def _logger() -> logging.Logger | logging.LoggerAdapter[Any]:
@@ -46,14 +49,29 @@ def _logger() -> logging.Logger | logging.LoggerAdapter[Any]:
         return logging.getLogger(__name__)
 
 
-def open_pipeline_run(pipeline: str, scope: str, *, dry_run: bool = False) -> PipelineRun:
-    """Migrate the store and open a run under the pipeline's lease (waiting up to RUN_LEASE_WAIT_S for a
-    run that holds it); raises PipelineBusy when it is still held, ConfigError / PersistenceError."""
-    settings = current_settings()
+def open_pipeline_run(
+    spec: Pipeline,
+    scope: str,
+    *,
+    dry_run: bool = False,
+    connections: dict[str, str] | None = None,
+    params: dict[str, Any] | None = None,
+) -> PipelineRun:
+    """Migrate the store and open a run of ``spec`` on its connections (``connections``: role → name, the
+    defaults otherwise) under the lease of that pipeline and those connections (waiting up to
+    RUN_LEASE_WAIT_S for a run that holds it); raises PipelineBusy when it is still held, ConfigError /
+    PersistenceError."""
+    settings, params = current_settings(), dict(params or {})
+    if spec.check_params is not None:
+        spec.check_params(params)
+    given = {setting: params[name] for name, setting in spec.param_settings.items() if params.get(name)}
+    settings = settings.model_copy(update=given) if given else settings
+    chosen = resolve_connections(settings, spec, connections)
+    key = run_key(spec.name, chosen)
     upgrade(settings.database_url)
     leased = open_leased_run(
         settings.database_url,
-        lease=pipeline,
+        lease=key,
         scope=scope,
         dry_run=dry_run,
         flow_run_id=current_flow_run_id(),
@@ -61,6 +79,7 @@ def open_pipeline_run(pipeline: str, scope: str, *, dry_run: bool = False) -> Pi
         wait_s=settings.run_lease_wait_s,
         on_wait=_logger().warning,
     )
+    open_resources(settings, spec, run_id=leased.run_id, key=key, connections=chosen, params=params)
     return PipelineRun(settings, leased, scope=scope, dry_run=dry_run)
 
 
@@ -147,20 +166,10 @@ def _failed(run: PipelineRun) -> int:
 
 def run_summary(run: SyncRun, result: SyncCounts | None) -> dict[str, Any]:
     """The dict a flow returns and the CLI prints: the row's counters (a dry run's come from ``result``)."""
-    started, finished = run.started_at, run.finished_at
-    summary: dict[str, Any] = {
-        "run_id": run.id,
-        "pipeline": run.pipeline,
-        "scope": run.scope,
-        "status": run.status,
-        "dry_run": run.dry_run,
-        "duration_s": round((finished - started).total_seconds(), 2) if finished and started else None,
-        **{name: getattr(run, name) for name in COUNTERS},
-        "error": run.error,
-    }
+    summary = run_view(run)
     if result is not None:
         summary["reasons"] = dict(result.reasons)
         summary["created"] = result.created
         if run.dry_run:  # nothing was recorded: the counts are what the run would have done
-            summary.update({name: getattr(result, name) for name in DRY_RUN_COUNTERS}, diffs=result.diffs)
+            summary.update({name: getattr(result, name) for name in ITEM_COUNTERS}, diffs=result.diffs)
     return summary

@@ -7,24 +7,44 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.states import State
+from prefect.client.schemas.objects import State
 
 from flows.lifecycle import open_pipeline_run, skipped
+from sync_core.engine.registry import pipeline as find_pipeline
+from sync_core.engine.registry import with_capability
+from sync_core.engine.replay import REPLAY_BATCH
+from sync_core.engine.spec import TARGET, Pipeline
 from sync_core.errors import PipelineBusy
-from sync_core.pipelines.anar360_sazito import PIPELINE
-from tasks.maintenance import REPLAY_BATCH, build_health_report, check_connections, replay_failures
-from tasks.products import read_catalogue
+from tasks.maintenance import build_health_report, check_connections, replay_failures
+from tasks.pipeline import read_catalogue
+
+
+def _chosen(attribute: str, name: str | None) -> list[Pipeline]:
+    """The named pipeline, or every pipeline that has ``attribute``; ValueError when it lacks it."""
+    if name is None:
+        return with_capability(attribute)
+    spec = find_pipeline(name)
+    if not getattr(spec, attribute):
+        raise ValueError(f"{spec.name} has nothing for this flow ({attribute} is not declared)")
+    return [spec]
 
 
 @flow(name="sync-catalogue")
-def sync_catalogue() -> dict[str, Any] | State[Any]:
-    """Re-read the Sazito catalogue: links by SKU (and titles when enabled) and the values the store holds."""
+def sync_catalogue(pipeline: str | None = None) -> dict[str, Any] | State[Any] | list[Any]:
+    """Re-read the target's catalogue (links by SKU, titles when enabled, the values it holds) of
+    ``pipeline``, or of every pipeline whose target has a catalogue."""
+    results = [_read_catalogue(spec) for spec in _chosen("catalogue_role", pipeline)]
+    return results[0] if len(results) == 1 else results
+
+
+def _read_catalogue(spec: Pipeline) -> dict[str, Any] | State[Any]:
     try:
-        run = open_pipeline_run(PIPELINE, "catalogue")
+        run = open_pipeline_run(spec, "catalogue")
     except PipelineBusy as busy:
         return skipped(busy)
     with run:
-        check_connections(run.id, ("target",))
+        assert spec.catalogue_role is not None
+        check_connections(run.id, (spec.catalogue_role,))
         run.extra["catalogue_variants"] = 0
         next_page: int | None = 0
         while next_page is not None:
@@ -34,18 +54,26 @@ def sync_catalogue() -> dict[str, Any] | State[Any]:
 
 
 @flow(name="retry-failures")
-def retry_failures(max_batches: int = 10) -> dict[str, Any] | State[Any]:
-    """Replay due write failures with backoff; an item that keeps failing is marked dead, and the log says so."""
+def retry_failures(
+    max_batches: int = 10, pipeline: str | None = None
+) -> dict[str, Any] | State[Any] | list[Any]:
+    """Replay due write failures with backoff, of ``pipeline`` or of every pipeline that can replay; an item
+    that keeps failing is marked dead, and the log says so."""
+    results = [_replay(spec, max_batches) for spec in _chosen("replayable", pipeline)]
+    return results[0] if len(results) == 1 else results
+
+
+def _replay(spec: Pipeline, max_batches: int) -> dict[str, Any] | State[Any]:
     try:
-        run = open_pipeline_run(PIPELINE, "retry")
+        run = open_pipeline_run(spec, "retry")
     except PipelineBusy as busy:
         return skipped(busy)
     totals: Counter[str] = Counter()
     with run:
-        check_connections(run.id, ("target",))
+        check_connections(run.id, (TARGET,))
         run.extra["replay"] = totals
         for _ in range(max_batches):
-            counts = replay_failures(run.id)
+            counts = replay_failures(run.id, TARGET)
             totals.update(counts)
             if counts.get("due", 0) < REPLAY_BATCH:
                 break

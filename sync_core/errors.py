@@ -66,6 +66,10 @@ class PermanentError(ConnectorError):
     """A failure that retrying will not fix."""
 
 
+class RejectedByStore(PermanentError):
+    """The target answered the call but reported this item as not updated (a per-item refusal)."""
+
+
 class AuthError(PermanentError):
     """Credentials were refused (401 / 403)."""
 

@@ -10,8 +10,9 @@ from sync_core.db import check_connection
 from sync_core.engine.audit import circuit_states
 from sync_core.engine.failures import failure_counts
 from sync_core.engine.lease import close_orphaned_runs
-from sync_core.engine.registry import PIPELINES
-from sync_core.engine.runs import aware, last_run_per_pipeline
+from sync_core.engine.registry import pipelines
+from sync_core.engine.run_view import run_view
+from sync_core.engine.runs import last_run_per_pipeline
 from sync_core.errors import PersistenceError
 from sync_core.settings import Settings
 from sync_core.tables import utcnow
@@ -28,44 +29,26 @@ def health_report(settings: Settings, *, now: datetime | None = None) -> dict[st
     except PersistenceError as exc:
         report.update(healthy=False, database="unreachable", problems=[str(exc)])
         return report
-    configured = [spec.name for spec in PIPELINES.values() if spec.configured(settings)]
+    declared = pipelines().values()
+    configured = [spec.name for spec in declared if spec.configured(settings)]
     report["configured"] = configured
     if not configured:
-        needs = "; ".join(
-            f"{spec.name}: {', '.join(n.upper() for n in spec.needs)}" for spec in PIPELINES.values()
-        )
+        needs = "; ".join(f"{spec.name}: {', '.join(n.upper() for n in spec.needs())}" for spec in declared)
         report["problems"].append(f"no pipeline is configured (settings needed: {needs})")
     close_orphaned_runs(settings.database_url)
-    runs = []
-    for run in last_run_per_pipeline(settings.database_url):
-        started = aware(run.started_at)
-        finished = aware(run.finished_at)
-        last = finished or started
-        runs.append(
-            {
-                "pipeline": run.pipeline,
-                "scope": run.scope,
-                "run_id": run.id,
-                "status": run.status,
-                "started_at": started.isoformat() if started else None,
-                "finished_at": finished.isoformat() if finished else None,
-                "age_s": round((checked_at - last).total_seconds()) if last else None,
-                "pushed": run.pushed,
-                "failed": run.failed,
-                "error": run.error,
-            }
-        )
-        if run.status in ("failed", "crashed"):
-            report["problems"].append(
-                f"last {run.pipeline} {run.scope} run {run.status}: {run.error or 'see its log'}"
-            )
+    runs = [run_view(run, now=checked_at) for run in last_run_per_pipeline(settings.database_url)]
+    report["problems"] += [
+        f"last {run['pipeline']} {run['scope']} run {run['status']}: {run['error'] or 'see its log'}"
+        for run in runs
+        if run["status"] in ("failed", "crashed")
+    ]
     report["last_runs"] = runs
     ran = {run["pipeline"] for run in runs}
     report["problems"] += [f"{name} has never run" for name in configured if name not in ran]
     report["circuits"] = circuit_states(settings.database_url)
-    for provider, state in report["circuits"].items():
+    for name, state in report["circuits"].items():
         if state != "closed":
-            report["problems"].append(f"{provider} circuit is {state}")
+            report["problems"].append(f"{name} circuit is {state}")
     counts = failure_counts(settings.database_url)
     report["failures"] = {
         "pending": counts.get("pending", 0),

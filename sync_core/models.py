@@ -5,33 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
-
-
-@dataclass(frozen=True, slots=True)
-class SupplierVariant:
-    """One sellable variant as the supplier describes it; ``key`` is its stable id."""
-
-    key: str
-    attributes: dict[str, str]
-    price: int | None
-    label_price: int | None
-    stock: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class SupplierProduct:
-    """A supplier product with the fields the mapping rules read."""
-
-    key: str
-    title: str
-    status: str | None
-    resell_status: str | None
-    has_active_shipment: bool
-    updated_at: datetime | None
-    variants: tuple[SupplierVariant, ...]
-    description: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +16,7 @@ class RejectedRecord:
     reason: str
     message: str
     payload: dict[str, Any]
+    error_class: str = "MappingError"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +34,7 @@ class SourcePage:
     """One page from a source; ``next`` is None on the last page."""
 
     request: PageRequest
-    products: list[SupplierProduct]
+    records: list[Any]  # the source's own record objects: only the pipeline's mapper reads their fields
     rejects: list[RejectedRecord]
     next: PageRequest | None
     total: int | None = None
@@ -67,18 +42,16 @@ class SourcePage:
 
 
 @dataclass(frozen=True, slots=True)
-class StoreVariant:
-    """A target variant as read from the store's catalogue; None means 'not reported'."""
+class CatalogueItem:
+    """One item of a target's catalogue as read back: its key, its product's, its SKU and names, and the
+    value of each write kind it holds (kind → value, only the kinds the target reported)."""
 
-    id: str
-    product_id: str
+    key: str
+    product_key: str
+    sku: str | None
     product_name: str
     title: str | None
-    sku: str | None
-    price: int | None = None
-    discount_price: int | None = None
-    is_stock_managed: bool | None = None
-    stock_number: int | None = None
+    holds: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +59,7 @@ class CataloguePage:
     """One page of the target's catalogue."""
 
     number: int
-    variants: list[StoreVariant]
+    items: list[CatalogueItem]
     next: int | None
     total: int | None = None
     last_number: int | None = None  # the last page number the server's total implies, when it reports one
@@ -104,10 +77,24 @@ class Write:
     target_key: str
     source_key: str
     value: dict[str, Any]
+    digest: str | None = None  # the value's fingerprint when the mapper computes its own
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint(self.kind, self.value)
+        return self.digest or fingerprint(self.kind, self.value)
+
+    def payload(self) -> dict[str, Any]:
+        """The write as a failure's payload, replayed from it later (:meth:`from_payload`)."""
+        return {
+            "kind": self.kind,
+            "target_key": self.target_key,
+            "source_key": self.source_key,
+            "value": self.value,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Write:
+        return cls(payload["kind"], payload["target_key"], payload["source_key"], payload["value"])
 
 
 @dataclass(slots=True)
@@ -115,17 +102,26 @@ class WriteOutcome:
     """What the target said about a group of writes."""
 
     succeeded: list[Write] = field(default_factory=list)
-    failed: list[tuple[Write, str, str]] = field(default_factory=list)  # (write, error class, message)
+    failed: list[FailedWrite] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedWrite:
+    """A write the target refused or that could not be sent: the error's class and its one-line message."""
+
+    write: Write
+    error: type[Exception]
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
 class NewProduct:
-    """A supplier product to create in the target (create_missing_products)."""
+    """A source product to create in the target (a Creator's input)."""
 
     source_key: str
     name: str
     description: str
-    variants: tuple[tuple[str, dict[str, Any]], ...]  # (supplier variant key, {"price", "stock", ...})
+    variants: tuple[tuple[str, dict[str, Any]], ...]  # (source variant key, {kind: value})
 
 
 def fingerprint(kind: str, value: dict[str, Any]) -> str:

@@ -20,7 +20,12 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from sync_core.db import session_scope
+from sync_core.engine.connections import default_connection
+from sync_core.engine.registry import pipelines
+from sync_core.engine.run_view import run_view
 from sync_core.engine.runs import aware
+from sync_core.errors import ConfigError
+from sync_core.settings import Settings
 from sync_core.tables import ExternalRequest, Failure, SyncRun, utcnow
 
 TOP_ENDPOINTS = 10
@@ -56,12 +61,14 @@ def percentile(values: Iterable[int], p: int) -> int | None:
 def normalise_path(url: str, base: str | None = None) -> str:
     """The endpoint of a request URL: no scheme, host, query string or ``base`` path; ids become ``{id}``.
 
+    A base that is the whole URL (a feed's address) is not cut: the endpoint would be nothing.
+
     Numeric segments, UUIDs (with or without dashes) and 24-hex object ids count as ids.
     """
     path = urlsplit(url).path
     if base:
         base_path = urlsplit(base).path.rstrip("/")
-        if base_path and (path == base_path or path.startswith(base_path + "/")):
+        if base_path and path.startswith(base_path + "/"):
             path = path[len(base_path) :]
     segments = ["{id}" if _ID_SEGMENT.fullmatch(s) else s for s in path.strip("/").split("/") if s]
     return "/" + "/".join(segments)
@@ -119,12 +126,27 @@ def request_figures(rows: Sequence[RequestRow], bases: Mapping[str, str] | None 
     }
 
 
+def connection_bases(settings: Settings) -> dict[str, str]:
+    """Connection name → base URL of every registered pipeline's configured default connections and of the
+    CONNECTIONS entries: what :func:`run_report` cuts from endpoint paths."""
+    bases = {}
+    for spec in pipelines().values():
+        for connector in spec.connectors.values():
+            try:
+                default = default_connection(settings, connector)
+            except ConfigError:  # not configured: no requests of it to shorten
+                continue
+            bases[default.name] = default.base_url
+    return bases | {entry.name: entry.base_url for entry in settings.connections}
+
+
 def run_report(url: str, *, run_id: int, bases: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Report on one run; ``bases`` (provider → base URL) is cut from endpoint paths. Raises LookupError."""
+    """Report on one run; ``bases`` (connection → base URL) is cut from endpoint paths. Raises LookupError."""
     with session_scope(url) as session:
         run = session.get(SyncRun, run_id)
         if run is None:
             raise LookupError(f"no sync run {run_id}")
+        header = run_view(run)
         started, finished = aware(run.started_at), aware(run.finished_at)
         window_end = finished or utcnow()
         failures = session.execute(
@@ -145,22 +167,12 @@ def run_report(url: str, *, run_id: int, bases: Mapping[str, str] | None = None)
                 col(ExternalRequest.outcome),
             ).where(col(ExternalRequest.run_id) == run_id)
         ).all()
-        header = {
-            "run_id": run_id,
-            "pipeline": run.pipeline,
-            "scope": run.scope,
-            "status": run.status,
-            "dry_run": run.dry_run,
-            "started_at": started.isoformat() if started else None,
-            "finished_at": finished.isoformat() if finished else None,
-            "duration_s": round((finished - started).total_seconds(), 2) if finished and started else None,
-        }
     by_reason = sorted(
         ({"context": c, "reason": r, "status": s, "count": int(n)} for c, r, s, n in failures),
         key=lambda f: (-f["count"], f["context"], f["reason"], f["status"]),
     )
     return {
-        **header,
+        **header,  # its ``requests`` counter gives way to the count of the run's audit rows below
         "failures": by_reason,
         "failures_total": sum(f["count"] for f in by_reason),
         **request_figures([RequestRow(*row) for row in requests], bases),

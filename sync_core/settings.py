@@ -1,39 +1,43 @@
 """Settings from the environment and ``.env``; names kept from the system catalog-sync replaces.
 
-Never instantiated at import time: call :func:`load_settings` (or build ``Settings(...)`` in tests).
+:class:`Settings` is the engine's own settings (HTTP, pacing, circuits, runs, the state store, alerts, the
+extra connections) together with the connectors' (:mod:`sync_core.connectors.settings`) and the pipelines'
+(:mod:`sync_core.pipelines.settings`). Never instantiated at import time: call :func:`load_settings` (or
+build ``Settings(...)`` in tests).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsError
 
+from sync_core.connectors.settings import ConnectorSettings
+from sync_core.engine.connections import ConnectionEntry
 from sync_core.errors import ConfigError
+from sync_core.pipelines.settings import PipelineSettings
+from sync_core.settings_fields import PLACEHOLDER_SECRETS, SETTINGS_CONFIG, url
 
-PLACEHOLDER_SECRETS = {"changeme", "change-me", "changethis", "your-token", "your-key", "xxx", "secret"}
+__all__ = ["DEFAULT_DATABASE_URL", "PLACEHOLDER_SECRETS", "EngineSettings", "Settings", "load_settings"]
+
 DEFAULT_DATABASE_URL = "sqlite:///var/catalog-sync.db"
 
 
-class Settings(BaseSettings):
-    """Everything the engine reads from its environment."""
+class EngineSettings(BaseSettings):
+    """What the engine itself reads, whatever the providers."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
-    )
+    model_config = SETTINGS_CONFIG
 
-    anar360_base: str = Field("", description="Anar360 API base URL, e.g. https://api.anar360.com/api/360")
-    anar360_token: SecretStr | None = Field(None, description="Anar360 bearer token")
-    sazito_base: str = Field("", description="Sazito store API base, e.g. https://shop.example.com/api/v1")
-    sazito_key: SecretStr | None = Field(None, description="Sazito X-API-KEY")
-
-    fever_provider_url: str = Field(
-        "", description="Fever events feed: an http(s):// URL, or file:///path for a saved answer"
-    )
-    event_sync_schedule: str = Field(
-        "0 * * * *", description="Cron of the sync-events/fever-hourly deployment (applied by `deploy`)"
+    connections: Annotated[list[ConnectionEntry], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "More connections than each provider's default one, as a JSON list of "
+            '{"name", "provider", "base_url", "secret_env", "rate_limit_per_min"} objects'
+        ),
     )
 
     http_timeout: float = Field(15.0, gt=0, le=300, description="Seconds before one HTTP call times out")
@@ -50,9 +54,9 @@ class Settings(BaseSettings):
     http_concurrency: int = Field(
         4, ge=1, le=32, description="Parallel write requests per run (within pacing)"
     )
-    rate_limit_per_min: int = Field(240, ge=1, le=100_000, description="Default request budget per provider")
-    anar360_rate_limit_per_min: int | None = Field(None, ge=1, le=100_000, description="Anar360 override")
-    sazito_rate_limit_per_min: int | None = Field(None, ge=1, le=100_000, description="Sazito override")
+    rate_limit_per_min: int = Field(
+        240, ge=1, le=100_000, description="Default request budget per connection, a minute"
+    )
     use_prefect_rate_limits: bool = Field(
         False, description="Also take a slot of the Prefect global limit '<provider>-requests' per request"
     )
@@ -61,7 +65,7 @@ class Settings(BaseSettings):
     circuit_window_s: float = Field(60.0, gt=0, description="Window in which failures are counted")
     circuit_cooldown_s: float = Field(30.0, gt=0, description="Open time before a half-open probe")
 
-    sync_page_limit: int = Field(100, ge=1, le=100, description="Anar360 page size asked for")
+    sync_page_limit: int = Field(100, ge=1, le=100, description="Source page size asked for")
     sync_pages_per_batch: int = Field(
         10, ge=1, le=100, description="Supplier pages fetched (concurrently) and pushed per Prefect task"
     )
@@ -74,11 +78,6 @@ class Settings(BaseSettings):
     sync_overlap_ms: int = Field(
         120_000, ge=0, description="Overlap of each incremental window with the last"
     )
-    sazito_page_size: int = Field(100, ge=1, le=100, description="Sazito catalogue page size asked for")
-    sazito_price_multiplier: Decimal = Field(Decimal(1), gt=0, description="Supplier price × this")
-    sazito_price_markup_percent: Decimal = Field(Decimal(0), ge=-100, description="… then + this percent")
-    sazito_match_by_title: bool = Field(False, description="Link variants by normalised title + attributes")
-    create_missing_products: bool = Field(False, description="Create unlinked supplier products in Sazito")
 
     plausible_price_max: Decimal = Field(
         Decimal(10**12), gt=0, description="A source price above this is quarantined as implausible"
@@ -86,11 +85,6 @@ class Settings(BaseSettings):
     plausible_stock_max: int = Field(
         1_000_000, ge=1, description="A source stock above this is quarantined as implausible"
     )
-
-    feed_deadline_s: float = Field(
-        600.0, gt=0, le=86_400, description="Longest time the events feed download may take in all"
-    )
-    feed_max_mb: int = Field(512, ge=1, le=100_000, description="Largest events feed accepted, in MiB")
 
     run_lease_ttl_s: float = Field(
         60.0, ge=5, le=3600, description="A run's lease lapses this long after its process stops renewing it"
@@ -119,6 +113,27 @@ class Settings(BaseSettings):
         3600, ge=60, le=7 * 86400, description="Alert when no incremental sync completed for this long"
     )
 
+    @field_validator("connections", mode="before")
+    @classmethod
+    def _connections_json(cls, value: Any) -> Any:
+        if isinstance(value, str | bytes):
+            if not value.strip():
+                return []
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"must be a JSON list of connection objects ({exc})") from None
+        return value
+
+    @field_validator("connections")
+    @classmethod
+    def _unique_names(cls, value: list[ConnectionEntry]) -> list[ConnectionEntry]:
+        names = [entry.name for entry in value]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"connection names must be unique; repeated: {', '.join(repeated)}")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:
@@ -128,19 +143,6 @@ class Settings(BaseSettings):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         if not value.startswith(("sqlite:", "postgresql+psycopg:")):
             raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
-        return value
-
-    @field_validator("fever_provider_url")
-    @classmethod
-    def _feed_url(cls, value: str) -> str:
-        return _url(value.strip(), ("http", "https", "file"))
-
-    @field_validator("event_sync_schedule")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        value = " ".join(value.split())
-        if len(value.split(" ")) != 5:
-            raise ValueError("must be a cron expression of 5 fields, e.g. '0 * * * *'")
         return value
 
     @field_validator("notify_block")
@@ -154,26 +156,7 @@ class Settings(BaseSettings):
     @field_validator("notify_webhook_url")
     @classmethod
     def _webhook(cls, value: str) -> str:
-        return _url(value.strip(), ("http", "https"))
-
-    @field_validator("anar360_base", "sazito_base")
-    @classmethod
-    def _strip_slash(cls, value: str) -> str:
-        return _url(value.strip().rstrip("/"), ("http", "https"))
-
-    @field_validator("anar360_token", "sazito_key")
-    @classmethod
-    def _refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
-            raise ValueError("is a placeholder; set the real secret")
-        if value is not None and not value.get_secret_value().strip():
-            return None
-        return value
-
-    def rate_limit_for(self, provider: str) -> int:
-        """Requests per minute allowed to ``provider``."""
-        override = {"anar360": self.anar360_rate_limit_per_min, "sazito": self.sazito_rate_limit_per_min}
-        return override.get(provider) or self.rate_limit_per_min
+        return url(value.strip(), ("http", "https"))
 
     def require(self, *names: str) -> None:
         """Raise ConfigError naming every listed setting that is empty."""
@@ -182,12 +165,16 @@ class Settings(BaseSettings):
             raise ConfigError(f"missing setting: {', '.join(missing)} (set it in the environment or .env)")
 
 
-def _url(value: str, schemes: tuple[str, ...]) -> str:
-    """``value`` if it is empty or starts with one of ``schemes`` + ``://``; else ValueError naming them."""
-    prefixes = [f"{scheme}://" for scheme in schemes]
-    if value and not value.startswith(tuple(prefixes)):
-        raise ValueError(f"must be an {', '.join(prefixes[:-1])} or {prefixes[-1]} URL")
-    return value
+class Settings(PipelineSettings, ConnectorSettings, EngineSettings):
+    """Everything catalog-sync reads from its environment: the engine's, the connectors' and the pipelines'
+    settings."""
+
+    model_config = SETTINGS_CONFIG
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """``[0].name`` for the location of an error inside a setting's value."""
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -197,4 +184,8 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "settings"
-        raise ConfigError(f"invalid setting {name}: {first['msg']}") from None
+        inside = _where(first["loc"][1:])
+        message = " ".join(str(first["msg"]).split())
+        raise ConfigError(f"invalid setting {name}: {inside + ': ' if inside else ''}{message}") from None
+    except SettingsError as exc:  # a value a settings source could not even decode
+        raise ConfigError(f"invalid settings: {' '.join(str(exc).split())}") from None

@@ -4,8 +4,9 @@ Retry budgets: each HTTP request is retried by tenacity (HTTP_RETRIES, short jit
 for 429); a task that still fails with a TransientError is retried by Prefect twice more, after 2 s and 10 s.
 Nothing else is retried: a 401, a bad record or a bug fails at once.
 
-Network tasks carry the tags ``anar360-requests`` / ``sazito-requests``: a Prefect tag concurrency limit
-(``prefect concurrency-limit create sazito-requests 2``) caps how many run at once across all workers.
+Network tasks carry the tag ``<connection>-requests`` of the connection they call (``tasks.runtime.tags_for``): a
+Prefect tag concurrency limit (``prefect concurrency-limit create <connection>-requests 2``) caps how many run
+at once across all workers.
 """
 
 from __future__ import annotations

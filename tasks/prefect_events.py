@@ -17,8 +17,8 @@ from typing import Any
 
 from prefect.events import emit_event
 
+from sync_core.engine.batch import SyncCounts
 from sync_core.engine.runs import COUNTERS
-from sync_core.pipelines.anar360_sazito import SyncCounts
 
 log = logging.getLogger(__name__)
 

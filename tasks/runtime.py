@@ -1,4 +1,9 @@
-"""Per-run resources shared by a run's tasks in one process: connectors, audit sink, Prefect pacing."""
+"""Per-run resources shared by a run's tasks in one process: its context, its job, its connectors and audit.
+
+A run's resources are made when the run opens (flows.lifecycle) with the settings and connections its caller
+chose; a task that finds none in its process (a retried task in a fresh process) rebuilds them from the run's
+row and the settings of the environment.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +15,18 @@ from typing import Any
 from prefect.concurrency.sync import rate_limit
 from prefect.context import get_run_context
 
-from sync_core.connectors.base import HttpConnector
 from sync_core.engine.audit import DbAuditSink, DbBreakerStore, DbJournalSink
-from sync_core.engine.registry import PIPELINES
-from sync_core.settings import Settings, load_settings
+from sync_core.engine.connections import Connection, connection
+from sync_core.engine.context import current_settings
+from sync_core.engine.job import Job, RunContext
+from sync_core.engine.registry import pipeline
+from sync_core.engine.runs import get_run
+from sync_core.engine.spec import Pipeline
+from sync_core.settings import Settings
 from tasks.prefect_events import forward_to_prefect
 
-CHECK_REUSE_S = 120.0
-_lock = threading.Lock()
+_lock = threading.RLock()
 _runs: dict[int, RunResources] = {}
-
-
-def current_settings() -> Settings:
-    """Settings as the worker's environment and .env say now (read per run, never at import)."""
-    return load_settings()
 
 
 def current_flow_run_id() -> str | None:
@@ -36,78 +39,128 @@ def current_flow_run_id() -> str | None:
     return str(getattr(run, "id", run)) if run else None
 
 
-def prefect_pacer(provider: str, settings: Settings) -> Callable[[], None] | None:
-    """One slot of the Prefect global limit '<provider>-requests' per request, when enabled."""
+def prefect_pacer(name: str, settings: Settings) -> Callable[[], None] | None:
+    """One slot of the Prefect global limit '<connection>-requests' per request, when enabled."""
     if not settings.use_prefect_rate_limits:
         return None
-    return lambda: rate_limit(f"{provider}-requests", occupy=1, strict=False)
+    return lambda: rate_limit(f"{name}-requests", occupy=1, strict=False)
+
+
+def resolve_connections(
+    settings: Settings, spec: Pipeline, chosen: dict[str, str] | None = None
+) -> dict[str, Connection]:
+    """The connection of each of the pipeline's roles: ``chosen`` (role → connection name), else the
+    default; ConfigError naming an unknown role or connection."""
+    chosen = dict(chosen or {})
+    unknown = sorted(set(chosen) - set(spec.connectors))
+    if unknown:
+        raise ValueError(
+            f"{spec.name} has no role {', '.join(unknown)} (roles: {', '.join(spec.connectors)})"
+        )
+    return {role: connection(settings, cls, chosen.get(role)) for role, cls in spec.connectors.items()}
+
+
+def parse_run_key(key: str) -> tuple[str, dict[str, str]]:
+    """(pipeline, role → connection) of a run key made by sync_core.engine.connections.run_key."""
+    name, _, chosen = key.partition("@")
+    return name, dict(part.split("=", 1) for part in chosen.split(",") if part)
 
 
 @dataclass
 class RunResources:
-    """Connectors of one run; pacing buckets are per process and provider, so they outlive a run."""
+    """One run's context, job and connectors; pacing buckets are per process and connection, so they
+    outlive a run."""
 
-    settings: Settings
-    run_id: int
-    pipeline: str
+    ctx: RunContext
     audit: DbAuditSink
-    _connectors: dict[str, HttpConnector] = field(default_factory=dict)
+    job: Job | None = None
+    _connectors: dict[str, Any] = field(default_factory=dict)
 
-    def wiring(self, provider: str) -> dict[str, Any]:
-        """Audit, shared circuit state, pacing and event forwarding for a connector of ``provider``."""
+    @property
+    def settings(self) -> Settings:
+        return self.ctx.settings
+
+    def wiring(self, name: str) -> dict[str, Any]:
+        """Audit, shared circuit state, pacing and journal for a connector of connection ``name``."""
         url = self.settings.database_url
         return {
             "audit": self.audit,
             "breaker_store": DbBreakerStore(url),
-            "pacer": prefect_pacer(provider, self.settings),
+            "pacer": prefect_pacer(name, self.settings),
             "events": DbJournalSink(
-                url, run_id=self.run_id, pipeline=self.pipeline, forward=forward_to_prefect
+                url, run_id=self.ctx.run_id, pipeline=self.ctx.key, forward=forward_to_prefect
             ),
         }
 
-    def connector(self, role: str) -> HttpConnector:
-        """The pipeline's connector for ``role`` ("source", "target"), made on first use."""
+    def connector(self, role: str, **options: Any) -> Any:
+        """The run's connector for ``role``, made on first use (``options`` go to its constructor)."""
         with _lock:
             if role not in self._connectors:
-                cls = PIPELINES[self.pipeline].connectors[role]
-                self._connectors[role] = cls(self.settings, **self.wiring(cls.name))
+                cls = self.ctx.pipeline.connectors[role]
+                conn = self.ctx.connections[role]
+                self._connectors[role] = cls(self.settings, conn, **options, **self.wiring(conn.name))
             return self._connectors[role]
 
-    @property
-    def source(self) -> Any:
-        """The Source (sync_core.engine.ports) of the pipeline."""
-        return self.connector("source")
-
-    @property
-    def target(self) -> Any:
-        """The Target (sync_core.engine.ports) of the pipeline."""
-        return self.connector("target")
-
-    def check(self, *roles: str) -> None:
-        """The pre-run check of each named connection ("source", "target"): reachable, credentials accepted.
-        A check the CLI made in this process moments before is not repeated."""
-        for role in roles:
-            self.connector(role).check(reuse_s=CHECK_REUSE_S)
-
     def close(self) -> None:
+        if self.job is not None:
+            self.job.close()
         for connector in self._connectors.values():
             connector.close()
         self.audit.flush()
 
 
-def resources(run_id: int, pipeline: str) -> RunResources:
-    """The run's resources in this process, made on first use."""
+def open_resources(
+    settings: Settings,
+    spec: Pipeline,
+    *,
+    run_id: int,
+    key: str,
+    connections: dict[str, Connection],
+    params: dict[str, Any] | None = None,
+) -> RunResources:
+    """Make and keep the resources of a run that just opened."""
+    res = RunResources(
+        RunContext(settings, spec, key, run_id, connections, lambda role, **o: None, dict(params or {})),
+        DbAuditSink(settings.database_url, run_id=run_id),
+    )
+    res.ctx.connector = res.connector
     with _lock:
-        if run_id not in _runs:
-            settings = current_settings()
-            _runs[run_id] = RunResources(
-                settings, run_id, pipeline, DbAuditSink(settings.database_url, run_id=run_id)
-            )
-        return _runs[run_id]
+        _runs[run_id] = res
+    return res
+
+
+def resources(run_id: int) -> RunResources:
+    """The run's resources in this process (rebuilt from its row when this process has none)."""
+    with _lock:
+        found = _runs.get(run_id)
+    if found is not None:
+        return found
+    settings = current_settings()
+    row = get_run(settings.database_url, run_id=run_id)
+    if row is None:
+        raise LookupError(f"run {run_id} is not in the state store")
+    name, chosen = parse_run_key(row.pipeline)
+    spec = pipeline(name)
+    conns = resolve_connections(settings, spec, chosen)
+    return open_resources(settings, spec, run_id=run_id, key=row.pipeline, connections=conns)
+
+
+def tags_for(run_id: int, role: str) -> list[str]:
+    """The tag of the tasks that call the run's ``role`` connection: ``<connection>-requests``."""
+    return [f"{resources(run_id).ctx.connections[role].name}-requests"]
+
+
+def job(run_id: int) -> Job:
+    """The run's job, made on first use."""
+    res = resources(run_id)
+    with _lock:
+        if res.job is None:
+            res.job = res.ctx.pipeline.job(res.ctx)
+        return res.job
 
 
 def release(run_id: int) -> int:
-    """Close a run's connectors, flush its audit rows; return the number of requests it sent."""
+    """Close a run's job and connectors, flush its audit rows; return the number of requests it sent."""
     with _lock:
         res = _runs.pop(run_id, None)
     if res is None:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sync_core import errors
+from sync_core.connectors.anar360 import SupplierProduct, SupplierVariant
+from sync_core.errors import RejectedByStore
 from sync_core.models import (
+    CatalogueItem,
     CataloguePage,
+    FailedWrite,
     NewProduct,
     PageRequest,
     SourcePage,
-    StoreVariant,
-    SupplierProduct,
-    SupplierVariant,
     Write,
     WriteOutcome,
 )
@@ -21,29 +23,29 @@ from sync_core.models import (
 
 @dataclass
 class FakeStore:
-    """A Target holding variants in a dict; ``refuse`` lists target keys whose writes fail; ``garble`` those
-    whose writes land but are answered as failures (a proxy's error page). ``holds`` is what the catalogue
-    shows: (target key, kind) → value, kept up to date by the writes that land."""
+    """A target (Writer, CatalogueReader, Replayer, Creator) holding catalogue items in a dict; ``refuse``
+    lists target keys whose writes fail; ``garble`` those whose writes land but are answered as failures (a
+    proxy's error page). ``holds`` is what the catalogue shows: (target key, kind) → value, kept up to date by
+    the writes that land; an item read back holds those values."""
 
-    variants: dict[str, StoreVariant]
+    variants: dict[str, CatalogueItem]
     refuse: set[str] = field(default_factory=set)
     garble: set[str] = field(default_factory=set)
     holds: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     applied: list[Write] = field(default_factory=list)
     created: list[NewProduct] = field(default_factory=list)
-    name: str = "sazito"
+    provider: str = "sazito"
     write_kinds: frozenset[str] = frozenset({"price", "stock"})
 
-    def check(self) -> None:
+    def check(self, *, reuse_s: float = 0.0) -> None:
         return None
 
     def read_catalogue_page(self, number: int) -> CataloguePage:
-        return CataloguePage(
-            number=number, variants=list(self.variants.values()) if number == 0 else [], next=None
-        )
+        items = [replace(item, holds=self._held(item.key)) for item in self.variants.values()]
+        return CataloguePage(number=number, items=items if number == 0 else [], next=None)
 
-    def current_values(self, variant: StoreVariant) -> dict[str, dict[str, object]]:
-        return {kind: value for (key, kind), value in self.holds.items() if key == variant.id}
+    def _held(self, key: str) -> dict[str, dict[str, Any]]:
+        return {kind: value for (item, kind), value in self.holds.items() if item == key}
 
     def apply(
         self, writes: Sequence[Write], on_outcome: Callable[[WriteOutcome], None] | None = None
@@ -51,14 +53,14 @@ class FakeStore:
         outcome = WriteOutcome()
         for write in writes:
             if write.target_key in self.refuse:
-                outcome.failed.append((write, "RejectedByStore", f"variant {write.target_key} refused"))
+                message = f"variant {write.target_key} refused"
+                outcome.failed.append(FailedWrite(write, RejectedByStore, message))
                 continue
             self.applied.append(write)
             self.holds[(write.target_key, write.kind)] = write.value
             if write.target_key in self.garble:
-                outcome.failed.append(
-                    (write, "TransientError", "answered HTTP 200 with a body that is not JSON")
-                )
+                message = "answered HTTP 200 with a body that is not JSON"
+                outcome.failed.append(FailedWrite(write, errors.TransientError, message))
             else:
                 outcome.succeeded.append(write)
         if on_outcome is not None:
@@ -98,10 +100,11 @@ def supplier_product(key: str = "p1", title: str = "Cotton T-Shirt", **variant: 
 
 
 def page_of(*products: SupplierProduct) -> SourcePage:
-    return SourcePage(request=PageRequest(), products=list(products), rejects=[], next=None)
+    return SourcePage(request=PageRequest(), records=list(products), rejects=[], next=None)
 
 
 def store_variant(
     vid: str, sku: str | None, name: str = "Cotton T-Shirt", title: str = "Red / L"
-) -> StoreVariant:
-    return StoreVariant(id=vid, product_id="1", product_name=name, title=title, sku=sku)
+) -> CatalogueItem:
+    """A catalogue item of the store (it holds nothing until a write lands, see FakeStore.holds)."""
+    return CatalogueItem(key=vid, product_key="1", sku=sku, product_name=name, title=title)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from sqlalchemy.exc import SQLAlchemyError
 
 from catalog_sync.service.deps import SettingsDep
@@ -21,7 +21,8 @@ from catalog_sync.service.errors import (
     one_line,
 )
 from sync_core.engine.failures import failure_counts, list_failures
-from sync_core.engine.runs import aware, recent_runs
+from sync_core.engine.run_view import run_view
+from sync_core.engine.runs import COUNTERS, aware, recent_runs
 from sync_core.errors import PersistenceError
 from sync_core.health import health_report
 from sync_core.tables import utcnow
@@ -36,31 +37,30 @@ router = APIRouter(tags=["operations"])
 UtcDatetime = Annotated[datetime, AfterValidator(aware)]
 
 
-class RunOut(BaseModel):
-    """One sync_runs row with its counters."""
+def _run_model(name: str, doc: str, *, id_field: str, **extra: Any) -> type[BaseModel]:
+    """A run as sync_core.engine.run_view shows it: ``id_field`` (its id), names, times, ``extra``, every
+    counter of ``COUNTERS``, its Prefect flow run and error."""
+    fields: dict[str, Any] = {
+        id_field: (int, Field(validation_alias="run_id")),
+        "pipeline": (str, ...),
+        "scope": (str, ...),
+        "status": (str, ...),
+        "dry_run": (bool, ...),
+        "started_at": (UtcDatetime, ...),
+        "finished_at": (UtcDatetime | None, ...),
+        **extra,
+        **{counter: (int, ...) for counter in COUNTERS},
+        "flow_run_id": (str | None, ...),
+        "error": (str | None, ...),
+    }
+    return create_model(name, __doc__=doc, **fields)
 
-    model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    pipeline: str
-    scope: str
-    status: str
-    dry_run: bool
-    started_at: UtcDatetime
-    finished_at: UtcDatetime | None
-    fetched: int
-    mapped: int
-    pushed: int
-    unchanged: int
-    skipped: int
-    failed: int
-    requests: int
-    flow_run_id: str | None
-    error: str | None
+RunOut = _run_model("RunOut", "One sync_runs row with its counters.", id_field="id")
 
 
 class RunsOut(BaseModel):
-    runs: list[RunOut]
+    runs: list[RunOut]  # type: ignore[valid-type]
 
 
 class FailureOut(BaseModel):
@@ -88,17 +88,13 @@ class FailuresOut(BaseModel):
     failures: list[FailureOut]
 
 
-class LastRun(BaseModel):
-    pipeline: str
-    scope: str
-    run_id: int
-    status: str
-    started_at: str | None
-    finished_at: str | None
-    age_s: int | None
-    pushed: int
-    failed: int
-    error: str | None
+LastRun = _run_model(
+    "LastRun",
+    "The newest run of a pipeline and scope, with its age in seconds.",
+    id_field="run_id",
+    duration_s=(float | None, ...),
+    age_s=(int | None, ...),
+)
 
 
 class HealthReport(BaseModel):
@@ -110,7 +106,7 @@ class HealthReport(BaseModel):
     checked_at: str
     database: Literal["ok", "unreachable", "error"]
     problems: list[str]
-    last_runs: list[LastRun] | None = None
+    last_runs: list[LastRun] | None = None  # type: ignore[valid-type]
     circuits: dict[str, str] | None = None
     failures: dict[str, int] | None = None
 
@@ -154,7 +150,7 @@ def runs(
 ) -> RunsOut:
     """Recent sync runs, newest first."""
     rows = recent_runs(settings.database_url, limit=limit, pipeline=pipeline)
-    return RunsOut(runs=[RunOut.model_validate(row) for row in rows])
+    return RunsOut(runs=[RunOut.model_validate(run_view(row)) for row in rows])
 
 
 @router.get("/failures", response_model=FailuresOut, responses=error_responses(PARAMETER_ERROR, STORE_ERROR))

@@ -1,4 +1,5 @@
-"""Anar360 supplier API as a ``Source``: products and their variants, paged, full or incremental.
+"""Anar360 supplier API as a ``Source``: products and their variants (``SupplierProduct`` records, which only
+the Anar360 mappings read), paged, full or incremental.
 
 Contract: /work/shared/contracts/anar360.md. Numbers (price, labelPrice, stock) must be integral: an int, an
 integral float (``1000.0``) or a string of digits (``"1000"``) is accepted; anything else rejects the record.
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -17,11 +20,37 @@ from typing_extensions import Unpack
 
 from sync_core import errors
 from sync_core.connectors.base import HttpConnector, Wiring
+from sync_core.engine.connections import Connection
 from sync_core.engine.paging import PageWalk
-from sync_core.models import PageRequest, RejectedRecord, SourcePage, SupplierProduct, SupplierVariant
+from sync_core.models import PageRequest, RejectedRecord, SourcePage
 from sync_core.settings import Settings
 
 _DIGITS = re.compile(r"^-?\d+$")
+
+
+@dataclass(frozen=True, slots=True)
+class SupplierVariant:
+    """One sellable variant as the supplier describes it; ``key`` is its stable id."""
+
+    key: str
+    attributes: dict[str, str]
+    price: int | None
+    label_price: int | None
+    stock: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SupplierProduct:
+    """A supplier product with the fields the mapping rules read (the records of this source's pages)."""
+
+    key: str
+    title: str
+    status: str | None
+    resell_status: str | None
+    has_active_shipment: bool
+    updated_at: datetime | None
+    variants: tuple[SupplierVariant, ...]
+    description: str = ""
 
 
 def _integral(value: Any) -> Any:
@@ -122,13 +151,18 @@ def _error_code(response: httpx.Response) -> str | None:
     return str(code) if code not in (None, "") else None
 
 
-def _reader(response: httpx.Response) -> tuple[int, str | None]:
-    if response.is_success:
-        return response.status_code, None
-    code = _error_code(response)
-    if response.status_code in (401, 403):
-        return response.status_code, f"refused the token (error {code or 'unknown'}); check ANAR360_TOKEN"
-    return response.status_code, f"error {code}" if code else None
+def _reader(secret_name: str) -> Callable[[httpx.Response], tuple[int, str | None]]:
+    """The answer reader of a connection whose token comes from ``secret_name`` (named when refused)."""
+
+    def read(response: httpx.Response) -> tuple[int, str | None]:
+        if response.is_success:
+            return response.status_code, None
+        code = _error_code(response)
+        if response.status_code in (401, 403):
+            return response.status_code, f"refused the token (error {code or 'unknown'}); check {secret_name}"
+        return response.status_code, f"error {code}" if code else None
+
+    return read
 
 
 def _reject(item: Any, exc: ValidationError | None, reason: str = "invalid-record") -> RejectedRecord:
@@ -160,16 +194,22 @@ def parse_item(item: Any) -> SupplierProduct | RejectedRecord:
 
 
 class Anar360(HttpConnector):
-    """Anar360 products as a Source; owns its HTTP client (use as a context manager)."""
+    """Anar360 products as a Source, on one connection (the default one, from ANAR360_BASE and
+    ANAR360_TOKEN, unless given); owns its HTTP client (use as a context manager)."""
 
-    name = "anar360"
-    needs = ("anar360_base", "anar360_token")
+    provider = "anar360"
+    base_setting = "anar360_base"
+    secret_setting = "anar360_token"
+    rate_setting = "anar360_rate_limit_per_min"
 
-    def __init__(self, settings: Settings, **wiring: Unpack[Wiring]) -> None:
-        settings.require(*self.needs)
-        assert settings.anar360_token is not None
-        headers = {"Authorization": f"Bearer {settings.anar360_token.get_secret_value()}"}
-        super().__init__(settings, base_url=settings.anar360_base, headers=headers, reader=_reader, **wiring)
+    def __init__(
+        self, settings: Settings, connection: Connection | None = None, **wiring: Unpack[Wiring]
+    ) -> None:
+        connection = self.resolve(settings, connection)
+        headers = {"Authorization": f"Bearer {self._credential(connection)}"}
+        self._secret_name = connection.secret_name or "the token"
+        reader = _reader(self._secret_name)
+        super().__init__(settings, connection, headers=headers, reader=reader, **wiring)
         self._walks: dict[int | None, PageWalk] = {}
         self._walks_lock = threading.Lock()
 
@@ -181,18 +221,18 @@ class Anar360(HttpConnector):
             cause = exc.__cause__
             code = _error_code(cause.response) if isinstance(cause, httpx.HTTPStatusError) else None
             raise errors.AuthError(
-                f"anar360 refused the token (error {code or 'unknown'}): GET /auth/validate answered "
-                f"HTTP {exc.status}; check ANAR360_TOKEN",
-                provider=self.name,
+                f"{self.connection.name} refused the token (error {code or 'unknown'}): GET /auth/validate "
+                f"answered HTTP {exc.status}; check {self._secret_name}",
+                provider=self.connection.name,
                 status=exc.status,
                 correlation_id=exc.correlation_id,
             ) from exc
         if not isinstance(body, dict) or body.get("success") is not True:
             code = body.get("error") if isinstance(body, dict) else None
             raise errors.AuthError(
-                f"anar360 refused the token (error {code or 'unknown'}): GET /auth/validate answered "
-                "success: false; check ANAR360_TOKEN",
-                provider=self.name,
+                f"{self.connection.name} refused the token (error {code or 'unknown'}): GET /auth/validate "
+                f"answered success: false; check {self._secret_name}",
+                provider=self.connection.name,
                 status=200,
             )
 
@@ -201,7 +241,9 @@ class Anar360(HttpConnector):
         with self._walks_lock:
             if since_ms not in self._walks:
                 what = "the product listing" + (f" of the last {abs(since_ms)} ms" if since_ms else "")
-                self._walks[since_ms] = PageWalk(self.name, what, max_pages=self.settings.sync_max_pages)
+                self._walks[since_ms] = PageWalk(
+                    self.connection.name, what, max_pages=self.settings.sync_max_pages
+                )
             return self._walks[since_ms]
 
     def first_page(self, *, since_ms: int | None = None) -> PageRequest:
@@ -222,9 +264,9 @@ class Anar360(HttpConnector):
             page = _Page.model_validate(body)
         except ValidationError as exc:
             raise errors.TransientError(
-                f"anar360: GET /products page {request.number} answered an unexpected shape "
+                f"{self.connection.name}: GET /products page {request.number} answered an unexpected shape "
                 f"({exc.errors()[0]['loc']}: {exc.errors()[0]['msg']})",
-                provider=self.name,
+                provider=self.connection.name,
                 status=200,
             ) from None
         products: list[SupplierProduct] = []
@@ -249,7 +291,7 @@ class Anar360(HttpConnector):
         last_number = -(-page.total // limit) if page.total is not None else None  # 1-based
         return SourcePage(
             request=request,
-            products=products,
+            records=products,
             rejects=rejects,
             next=following,
             total=page.total,

@@ -1,4 +1,5 @@
-"""What every HTTP connector shares: an owned HttpClient built from settings, and context management."""
+"""What every HTTP connector shares: built from a connection (``sync_core.engine.connections``), an owned
+HttpClient named after it, the pre-run check and context management."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
-from typing import Self, TypedDict
+from typing import Any, ClassVar, Self, TypedDict
+from urllib.parse import urlsplit
 
 import httpx
 from typing_extensions import Unpack
 
+from sync_core import errors
+from sync_core.engine.connections import Connection, default_connection
 from sync_core.http.client import AuditSink, BreakerStore, HttpClient, JournalSink, Pacer, ResponseReader
 from sync_core.settings import Settings
 
@@ -36,38 +40,89 @@ _checked_lock = threading.Lock()
 class HttpConnector:
     """Base of the provider connectors: ``self.http`` is the resilient client; use as a context manager.
 
-    Subclasses implement ``_check``: the cheapest call that proves the address answers and, where the API has
-    a harmless call that needs them, that the credentials are accepted.
+    A subclass names its ``provider`` and the settings of its default connection: ``base_setting`` (its base
+    URL; None when the provider has no default connection, only those of CONNECTIONS), ``secret_setting``
+    (its credential, None when it needs none) and ``rate_setting`` (its override of RATE_LIMIT_PER_MIN, if
+    any); ``needs`` (the settings a default connection cannot work without) follows from them.
+    It implements ``_check``: the cheapest call that proves the address answers and, where the API has a
+    harmless call that needs them, that the credentials are accepted.
     """
 
-    name: str
-    needs: tuple[str, ...] = ()  # the settings it cannot work without
+    provider: ClassVar[str]
+    base_setting: ClassVar[str | None] = None
+    secret_setting: ClassVar[str | None] = None
+    rate_setting: ClassVar[str | None] = None
+    needs: ClassVar[tuple[str, ...]] = ()
+    schemes: ClassVar[tuple[str, ...]] = ("http", "https")  # of the base URLs it can work with
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.needs = tuple(name for name in (cls.base_setting, cls.secret_setting) if name is not None)
+
+    @classmethod
+    def resolve(cls, settings: Settings, connection: Connection | None) -> Connection:
+        """``connection``, or the default one when None; ConfigError when it is another provider's or its
+        base URL has a scheme this connector cannot use."""
+        connection = connection or default_connection(settings, cls)
+        if connection.provider != cls.provider:
+            raise errors.ConfigError(
+                f"connection {connection.name!r} is a {connection.provider} connection, not a {cls.provider} one"
+            )
+        scheme = urlsplit(connection.base_url).scheme
+        if scheme not in cls.schemes:
+            wanted = " or ".join(f"{s}://" for s in cls.schemes)
+            raise errors.ConfigError(
+                f"connection {connection.name!r}: the base URL must be {wanted}, not {scheme or 'no scheme'}"
+            )
+        return connection
+
+    @staticmethod
+    def _credential(connection: Connection) -> str:
+        """The connection's credential; ConfigError naming where it should come from when it has none."""
+        if connection.secret is None or not connection.secret.get_secret_value():
+            where = connection.secret_name or "its credential"
+            raise errors.ConfigError(f"connection {connection.name!r} has no credential: set {where}")
+        return connection.secret.get_secret_value()
 
     def __init__(
         self,
         settings: Settings,
+        connection: Connection,
         *,
-        base_url: str,
         headers: dict[str, str],
         reader: ResponseReader,
         **wiring: Unpack[Wiring],
     ) -> None:
-        self.settings = settings
-        self.http = HttpClient(self.name, base_url, settings, headers=headers, reader=reader, **wiring)
-        identity = "\0".join([self.name, base_url, *sorted(f"{k}={v}" for k, v in headers.items())])
-        self._identity = hashlib.sha256(identity.encode()).hexdigest()
+        self.settings, self.connection = settings, connection
+        self.http = HttpClient(
+            connection.name,
+            connection.base_url,
+            settings,
+            rate_limit_per_min=connection.rate_limit_per_min,
+            headers=headers,
+            reader=reader,
+            **wiring,
+        )
+        self._header_identity = sorted(f"{k}={v}" for k, v in headers.items())
+
+    @property
+    def _identity(self) -> str:
+        """What a check's success is remembered by: the connection's name, address and credentials."""
+        parts = [self.connection.name, self.connection.base_url, *self._header_identity]
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
     def check(self, *, reuse_s: float = 0.0) -> None:
         """The pre-run check (see ``_check``); raises ConnectorError or ConfigError naming the cause.
 
         With ``reuse_s``, a success of this process's within that many seconds stands for a new check."""
+        identity = self._identity
         with _checked_lock:
-            last = _checked.get(self._identity)
+            last = _checked.get(identity)
         if reuse_s and last is not None and time.monotonic() - last < reuse_s:
             return
         self._check()
         with _checked_lock:
-            _checked[self._identity] = time.monotonic()
+            _checked[identity] = time.monotonic()
 
     def _check(self) -> None:
         raise NotImplementedError

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import IO
 from urllib.parse import unquote, urlsplit
@@ -17,6 +18,7 @@ from typing_extensions import Unpack
 
 from sync_core import errors
 from sync_core.connectors.base import HttpConnector, Wiring
+from sync_core.engine.connections import Connection
 from sync_core.http.client import ReadBounds
 from sync_core.http.responses import default_reader
 from sync_core.settings import Settings
@@ -41,25 +43,41 @@ def refuse_credentials(url: str, what: str) -> None:
 
 
 class FeverFeed(HttpConnector):
-    """The feed at FEVER_PROVIDER_URL (or ``url``); use as a context manager."""
+    """The feed at a connection's URL (the default connection's is FEVER_PROVIDER_URL), or at ``url``; use as
+    a context manager."""
 
-    name = "fever"
-    needs = ("fever_provider_url",)
+    provider = "fever"
+    base_setting = "fever_provider_url"
+    schemes = ("http", "https", "file")
 
-    def __init__(self, settings: Settings, *, url: str | None = None, **wiring: Unpack[Wiring]) -> None:
-        """``url`` (a run parameter) overrides FEVER_PROVIDER_URL; it may not carry credentials, which would be
-        stored with the run's parameters: those belong in FEVER_PROVIDER_URL, where they are redacted."""
+    def __init__(
+        self,
+        settings: Settings,
+        connection: Connection | None = None,
+        *,
+        url: str | None = None,
+        **wiring: Unpack[Wiring],
+    ) -> None:
+        """``url`` (a run parameter) overrides the connection's URL (FEVER_PROVIDER_URL, which may then be
+        unset); it may not carry credentials, which would be stored with the run's parameters: those belong in
+        FEVER_PROVIDER_URL, where they are redacted."""
         if url:
             refuse_credentials(url, "a feed URL given as a run parameter")
-        self.url = url or settings.fever_provider_url
-        if not self.url:
-            settings.require("fever_provider_url")
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https", "file"):
+                raise errors.ConfigError(f"fever feed URL must be http(s):// or file://, not {url!r}")
+            if connection is None:
+                connection = self.resolve(settings.model_copy(update={"fever_provider_url": url}), None)
+            connection = replace(connection, base_url=url)
+        connection = self.resolve(settings, connection)
+        self.url = connection.base_url
         parts = urlsplit(self.url)
         self._file = feed_file(self.url)
-        if parts.scheme not in ("http", "https", "file"):
-            raise errors.ConfigError(f"fever feed URL must be http(s):// or file://, not {self.url!r}")
         base = f"{parts.scheme}://{parts.netloc}" if self._file is None else "http://localhost"
-        super().__init__(settings, base_url=base, headers={}, reader=default_reader, **wiring)
+        super().__init__(
+            settings, replace(connection, base_url=base), headers={}, reader=default_reader, **wiring
+        )
+        self.connection = connection  # the whole feed URL: a check's success is remembered for it
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
     def _check(self) -> None:
@@ -72,9 +90,10 @@ class FeverFeed(HttpConnector):
         try:
             self.http.request("HEAD", self._path, context="check feed")
         except errors.AuthError as exc:
+            where = "FEVER_PROVIDER_URL" if self.connection.is_default else "its URL"
             raise errors.AuthError(
-                f"fever: the feed refused the credentials of FEVER_PROVIDER_URL (HTTP {exc.status})",
-                provider=self.name,
+                f"{self.connection.name}: the feed refused the credentials of {where} (HTTP {exc.status})",
+                provider=self.connection.name,
                 status=exc.status,
             ) from exc
         except errors.PermanentError:
@@ -105,5 +124,7 @@ class FeverFeed(HttpConnector):
             with self._file.open("rb") as f:
                 shutil.copyfileobj(f, spool)
         except OSError as exc:
-            raise errors.ConfigError(f"fever: cannot read {self._file}: {exc.strerror}") from None
+            raise errors.ConfigError(
+                f"{self.connection.name}: cannot read {self._file}: {exc.strerror}"
+            ) from None
         spool.seek(0)

@@ -1,7 +1,9 @@
-"""Sazito store API as a ``Target``: catalogue read, absolute price/stock writes, product create.
+"""Sazito store API as a target: a ``Writer`` (absolute price/stock writes, in bulk), a ``CatalogueReader``,
+a ``Replayer`` (one write per call) and a ``Creator`` (product create).
 
 Contract: /work/shared/contracts/sazito.md. Canonical write values: kind "price" →
-``{"price": int, "discount_price": int | None}``; kind "stock" → ``{"managed": bool, "stock": int | None}``.
+``{"price": int, "discount_price": int | None}``; kind "stock" → ``{"managed": bool, "stock": int | None}``;
+a catalogue item ``holds`` the values the catalogue reports in the same shapes.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import as_completed
+from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any
 
@@ -18,14 +21,53 @@ from typing_extensions import Unpack
 
 from sync_core import errors
 from sync_core.connectors.base import HttpConnector, Wiring
+from sync_core.engine.connections import Connection
 from sync_core.engine.paging import PageWalk
 from sync_core.engine.pool import thread_pool
-from sync_core.models import CataloguePage, NewProduct, StoreVariant, Write, WriteOutcome
+from sync_core.models import CatalogueItem, CataloguePage, FailedWrite, NewProduct, Write, WriteOutcome
 from sync_core.settings import Settings
 
 log = logging.getLogger(__name__)
 BULK_MAX = 50  # the API refuses a bulk call of more than 50 variants with a 422 for the whole call
 BULK_PATHS = {"price": "/accounting/bulk-update-price", "stock": "/accounting/bulk-update-stock"}
+
+
+@dataclass(frozen=True, slots=True)
+class StoreVariant:
+    """A variant as read from the store's catalogue; None means 'not reported'."""
+
+    id: str
+    product_id: str
+    product_name: str
+    title: str | None
+    sku: str | None
+    price: int | None = None
+    discount_price: int | None = None
+    is_stock_managed: bool | None = None
+    stock_number: int | None = None
+
+
+def _current_values(variant: StoreVariant) -> dict[str, dict[str, Any]]:
+    """The price and stock values the catalogue reports, in the canonical write shapes (kind → value)."""
+    values: dict[str, dict[str, Any]] = {}
+    if variant.price is not None:
+        values["price"] = {"price": variant.price, "discount_price": variant.discount_price}
+    if variant.is_stock_managed is not None:
+        stock = variant.stock_number if variant.is_stock_managed else None
+        values["stock"] = {"managed": variant.is_stock_managed, "stock": stock}
+    return values
+
+
+def _item(variant: StoreVariant) -> CatalogueItem:
+    """The engine's view of a catalogue variant: its keys, names and the values it holds."""
+    return CatalogueItem(
+        key=variant.id,
+        product_key=variant.product_id,
+        sku=variant.sku,
+        product_name=variant.product_name,
+        title=variant.title,
+        holds=_current_values(variant),
+    )
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -116,38 +158,56 @@ def _variant_id(write: Write) -> int:
     return key
 
 
+def _price(value: dict[str, Any]) -> tuple[int, int | None]:
+    """(price, discount price) of a price write's value; InvalidRequest when they are not integral."""
+    price, discount = _int_or_none(value.get("price")), value.get("discount_price")
+    if price is None or (discount is not None and _int_or_none(discount) is None):
+        raise _invalid(f"price value {value!r} is not integral")
+    return price, _int_or_none(discount)
+
+
+def _stock(value: dict[str, Any]) -> int | None:
+    """The managed quantity of a stock write's value, None for "unlimited" (unmanaged); InvalidRequest when
+    it is not valid."""
+    managed, stock = value.get("managed"), _int_or_none(value.get("stock"))
+    if not isinstance(managed, bool) or (managed and stock is None):
+        raise _invalid(f"stock value {value!r} is not valid")
+    return stock if managed else None
+
+
 def _single_call(write: Write) -> tuple[str, dict[str, Any]]:
     """Path and body of the per-variant call for a write; raises InvalidRequest for a malformed write."""
-    variant_id, value = _variant_id(write), write.value
+    variant_id = _variant_id(write)
     if write.kind == "price":
-        price, discount = _int_or_none(value.get("price")), value.get("discount_price")
-        if price is None or (discount is not None and _int_or_none(discount) is None):
-            raise _invalid(f"price value {value!r} is not integral")
+        price, discount = _price(write.value)
         return f"/accounting/update-price/{variant_id}", {
             "price": price,
-            "discount_price": _int_or_none(discount),
+            "discount_price": discount,
             "has_raw_price": False,
         }
     if write.kind == "stock":
-        managed, stock = value.get("managed"), _int_or_none(value.get("stock"))
-        if not isinstance(managed, bool) or (managed and stock is None):
-            raise _invalid(f"stock value {value!r} is not valid")
+        stock = _stock(write.value)
         # is_relative stays false: a retried relative write would add the quantity twice.
         return f"/accounting/update-stock/{variant_id}", {
-            "is_stock_manager": managed,
-            "stock_number": (stock or 0) if managed else 0,
+            "is_stock_manager": stock is not None,
+            "stock_number": stock or 0,
             "is_relative": False,
         }
     raise _invalid(f"unsupported write kind {write.kind!r}")
 
 
 def _bulk_entry(write: Write) -> dict[str, Any] | None:
-    """The bulk-call entry for a write, None when it needs the per-variant endpoint; raises InvalidRequest."""
-    _, body = _single_call(write)
+    """The bulk-call entry for a write, from its value; None when it needs the per-variant endpoint; raises
+    InvalidRequest for a malformed write."""
+    variant_id = _variant_id(write)
     if write.kind == "price":
-        return {"id": _variant_id(write), "price": body["price"], "discount_price": body["discount_price"]}
-    # Bulk stock always sets a managed quantity: "unlimited" (unmanaged) needs the per-variant call.
-    return {"id": _variant_id(write), "stock": body["stock_number"]} if body["is_stock_manager"] else None
+        price, discount = _price(write.value)
+        return {"id": variant_id, "price": price, "discount_price": discount}
+    if write.kind == "stock":
+        stock = _stock(write.value)
+        # Bulk stock always sets a managed quantity: "unlimited" (unmanaged) needs the per-variant call.
+        return None if stock is None else {"id": variant_id, "stock": stock}
+    raise _invalid(f"unsupported write kind {write.kind!r}")
 
 
 def _bulk_lists(answer: Any) -> tuple[dict[int, str | None], str | None]:
@@ -164,7 +224,7 @@ def _bulk_lists(answer: Any) -> tuple[dict[int, str | None], str | None]:
 
 
 def _failed(writes: Sequence[Write], exc: errors.SyncError) -> WriteOutcome:
-    return WriteOutcome(failed=[(w, type(exc).__name__, str(exc)) for w in writes])
+    return WriteOutcome(failed=[FailedWrite(w, type(exc), str(exc)) for w in writes])
 
 
 def _new_variant(key: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -186,30 +246,37 @@ def _new_variant(key: str, values: dict[str, Any]) -> dict[str, Any]:
 
 
 class Sazito(HttpConnector):
-    """A Sazito store as a Target; owns its HTTP client (use as a context manager)."""
+    """A Sazito store as a target, on one connection (the default one, from SAZITO_BASE and SAZITO_KEY,
+    unless given); owns its HTTP client (use as a context manager)."""
 
-    name = "sazito"
-    needs = ("sazito_base", "sazito_key")
+    provider = "sazito"
+    base_setting = "sazito_base"
+    secret_setting = "sazito_key"
+    rate_setting = "sazito_rate_limit_per_min"
     write_kinds = frozenset({"price", "stock"})
 
-    def __init__(self, settings: Settings, **wiring: Unpack[Wiring]) -> None:
-        settings.require(*self.needs)
-        assert settings.sazito_key is not None
-        headers = {"X-API-KEY": settings.sazito_key.get_secret_value()}
-        super().__init__(settings, base_url=settings.sazito_base, headers=headers, reader=_reader, **wiring)
-        self._catalogue = PageWalk(self.name, "the catalogue", max_pages=settings.sync_max_pages)
+    def __init__(
+        self, settings: Settings, connection: Connection | None = None, **wiring: Unpack[Wiring]
+    ) -> None:
+        connection = self.resolve(settings, connection)
+        headers = {"X-API-KEY": self._credential(connection)}
+        super().__init__(settings, connection, headers=headers, reader=_reader, **wiring)
+        self._secret_name = connection.secret_name or "the key"
+        self._catalogue = PageWalk(connection.name, "the catalogue", max_pages=settings.sync_max_pages)
 
     def _check(self) -> None:
         """The public catalogue answers (address, envelope), then the key: Sazito has no authenticated read,
         so an empty bulk stock update (``{"variants": []}``, which changes nothing) shows whether it is
-        accepted; a 401/403 raises AuthError naming SAZITO_KEY. A 422 for the empty list also means accepted."""
+        accepted; a 401/403 raises AuthError naming the key's setting (SAZITO_KEY for the default connection).
+        A 422 for the empty list also means accepted."""
         self.http.get_json("/products", params={"page_number": 0, "page_size": 1}, context="check catalogue")
         try:
             self.http.request("PUT", BULK_PATHS["stock"], json={"variants": []}, context="check key")
         except errors.AuthError as exc:
             raise errors.AuthError(
-                f"sazito refused the key: PUT {BULK_PATHS['stock']} answered HTTP {exc.status}; check SAZITO_KEY",
-                provider=self.name,
+                f"{self.connection.name} refused the key: PUT {BULK_PATHS['stock']} answered HTTP {exc.status}; "
+                f"check {self._secret_name}",
+                provider=self.connection.name,
                 status=exc.status,
                 correlation_id=exc.correlation_id,
             ) from exc
@@ -217,7 +284,8 @@ class Sazito(HttpConnector):
             pass  # the key got past authentication; only the (empty) body was refused
 
     def read_catalogue_page(self, number: int) -> CataloguePage:
-        """One 0-based catalogue page; variants that cannot be read are skipped with a warning."""
+        """One 0-based catalogue page, an item per variant (holding the price and stock values the catalogue
+        reports); variants that cannot be read are skipped with a warning."""
         size = self.settings.sazito_page_size
         self._catalogue.admit(number + 1)
         body = self.http.get_json(
@@ -228,36 +296,28 @@ class Sazito(HttpConnector):
             page = _Catalogue.model_validate(inner if isinstance(inner, dict) else body)
         except ValidationError as exc:
             raise errors.TransientError(
-                f"sazito: GET /products page {number} has an unexpected shape ({exc.errors()[0]['msg']})",
-                provider=self.name,
+                f"{self.connection.name}: GET /products page {number} has an unexpected shape "
+                f"({exc.errors()[0]['msg']})",
+                provider=self.connection.name,
                 status=200,
             ) from None
-        variants = [v for p in page.products for v in self._store_variants(p)]
+        items = [_item(v) for p in page.products for v in self._store_variants(p)]
         limit = page.page_size if page.page_size and page.page_size > 0 else size
         keys = sorted(str(p.get("id")) for p in page.products)
         self._catalogue.record(number + 1, keys, total=page.total_count, size=limit)
         following = None if not page.products or len(page.products) < limit else number + 1
         last_number = -(-page.total_count // limit) - 1 if page.total_count is not None else None  # 0-based
         return CataloguePage(
-            number=number, variants=variants, next=following, total=page.total_count, last_number=last_number
+            number=number, items=items, next=following, total=page.total_count, last_number=last_number
         )
-
-    def current_values(self, variant: StoreVariant) -> dict[str, dict[str, object]]:
-        """The price and stock values the catalogue reports, in the canonical write shapes."""
-        values: dict[str, dict[str, object]] = {}
-        if variant.price is not None:
-            values["price"] = {"price": variant.price, "discount_price": variant.discount_price}
-        if variant.is_stock_managed is not None:
-            stock = variant.stock_number if variant.is_stock_managed else None
-            values["stock"] = {"managed": variant.is_stock_managed, "stock": stock}
-        return values
 
     def apply(
         self, writes: Sequence[Write], on_outcome: Callable[[WriteOutcome], None] | None = None
     ) -> WriteOutcome:
         """Bulk price/managed-stock writes in chunks of 50, unmanaged stock per variant, concurrently.
 
-        Never raises for a chunk's error: its writes land in ``failed`` with the error class and message.
+        Never raises for a chunk's error: its writes land in ``failed`` with the error's class and message
+        (``RejectedByStore`` for a variant the answer lists as not updated).
         ``on_outcome`` gets each chunk's outcome as it completes, in the calling thread, so the caller
         can record what landed before the rest is done.
         """
@@ -268,7 +328,7 @@ class Sazito(HttpConnector):
             try:
                 entry = _bulk_entry(write)
             except errors.ConnectorError as exc:
-                outcome.failed.append((write, type(exc).__name__, str(exc)))
+                outcome.failed.append(FailedWrite(write, type(exc), str(exc)))
                 continue
             if entry is None:
                 jobs.append(partial(self._single, write))
@@ -300,7 +360,7 @@ class Sazito(HttpConnector):
                 raise
 
     def create_product(self, product: NewProduct) -> dict[str, str]:
-        """POST /products; return supplier variant key → new Sazito variant id, matched by SKU."""
+        """POST /products; return source variant key → new Sazito variant id, matched by SKU."""
         body = {
             "product": {"name": product.name, "product_type": "simple", "description": product.description},
             "product_variants": [_new_variant(key, values) for key, values in product.variants],
@@ -312,9 +372,9 @@ class Sazito(HttpConnector):
         if not isinstance(created, dict):
             # Not retried: the product may exist now, and a second POST would duplicate it.
             raise errors.PermanentError(
-                f"sazito: POST /products for {product.source_key} answered without result.product; "
-                "the product may have been created",
-                provider=self.name,
+                f"{self.connection.name}: POST /products for {product.source_key} answered without "
+                "result.product; the product may have been created",
+                provider=self.connection.name,
                 status=response.status_code,
             )
         by_sku = {
@@ -328,14 +388,16 @@ class Sazito(HttpConnector):
         try:
             product = _Product.model_validate(raw)
         except ValidationError:
-            log.warning("sazito: catalogue product without a usable id skipped")
+            log.warning("%s: catalogue product without a usable id skipped", self.connection.name)
             return []
         variants = []
         for entry in product.product_variants:
             try:
                 v = _Variant.model_validate(entry)
             except ValidationError:
-                log.warning("sazito: variant without a usable id in product %s skipped", product.id)
+                log.warning(
+                    "%s: variant without a usable id in product %s skipped", self.connection.name, product.id
+                )
                 continue
             variants.append(
                 StoreVariant(
@@ -365,8 +427,8 @@ class Sazito(HttpConnector):
         for write, entry in chunk:
             if entry["id"] in failed:
                 reason = failed[entry["id"]] or note or "listed in failed_variant_ids"
-                message = f"sazito did not update variant {entry['id']}: {reason}"
-                outcome.failed.append((write, "RejectedByStore", message))
+                message = f"{self.connection.name} did not update variant {entry['id']}: {reason}"
+                outcome.failed.append(FailedWrite(write, errors.RejectedByStore, message))
             else:  # in success_variants, or in neither list of a call that succeeded
                 outcome.succeeded.append(write)
         return outcome

@@ -61,7 +61,7 @@ class DbJournalSink:
             self._url,
             run_id=self._run_id,
             pipeline=self._pipeline,
-            events=[(kind, data.get("provider"), data)],
+            entries=[(kind, data.get("provider"), data)],
         )
         if self._forward is not None:
             self._forward(kind, data)

@@ -1,116 +1,23 @@
-"""Item links (supplier key ↔ target key) and the ledger of values the target is known to hold."""
+"""The ledger: per target connection, item and kind, the fingerprint of the value the target is known to hold."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from sync_core.db import session_scope
 from sync_core.engine.plan import LedgerKey
 from sync_core.models import Write
-from sync_core.tables import CatalogueTitle, ItemLink, LedgerEntry, utcnow
+from sync_core.tables import LedgerEntry, utcnow
 from sync_core.upsert import upsert
 
 _IN_CHUNK = 500  # keeps IN lists well under SQLite's and PostgreSQL's parameter limits
 
 
-@dataclass(frozen=True, slots=True)
-class Link:
-    target_key: str
-    method: str
-
-
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+def chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
     for start in range(0, len(items), _IN_CHUNK):
         yield items[start : start + _IN_CHUNK]
-
-
-def load_links(url: str, *, source: str, target: str, source_keys: Iterable[str]) -> dict[str, Link]:
-    """Stored links for the given supplier keys."""
-    keys = sorted(set(source_keys))
-    found: dict[str, Link] = {}
-    with session_scope(url) as session:
-        for chunk in _chunks(keys):
-            rows = session.exec(
-                select(ItemLink.source_key, ItemLink.target_key, ItemLink.method).where(
-                    ItemLink.source == source, ItemLink.target == target, col(ItemLink.source_key).in_(chunk)
-                )
-            )
-            found.update({key: Link(target_key, method) for key, target_key, method in rows})
-    return found
-
-
-def count_links(url: str, *, source: str, target: str) -> int:
-    with session_scope(url) as session:
-        query = (
-            select(sa.func.count())
-            .select_from(ItemLink)
-            .where(ItemLink.source == source, ItemLink.target == target)
-        )
-        return int(session.exec(query).one())
-
-
-def save_links(
-    url: str, *, source: str, target: str, links: Sequence[tuple[str, str, str | None, str]]
-) -> None:
-    """Upsert (source_key, target_key, target_product_key, method) links; a re-seen link keeps its first date."""
-    now = utcnow()
-    rows = [
-        {
-            "source": source,
-            "target": target,
-            "source_key": s,
-            "target_key": t,
-            "target_product_key": p,
-            "method": m,
-            "linked_at": now,
-            "seen_at": now,
-        }
-        for s, t, p, m in links
-    ]
-    with session_scope(url) as session:
-        upsert(
-            session,
-            ItemLink,
-            rows,
-            keys=("source", "target", "source_key"),
-            update=("target_key", "target_product_key", "method", "seen_at"),
-        )
-
-
-def save_titles(url: str, *, target: str, titles: Sequence[tuple[str, str, str | None]]) -> None:
-    """Upsert (title_key, target_key, target_product_key) rows of the title index."""
-    now = utcnow()
-    rows = [
-        {"target": target, "title_key": k, "target_key": t, "target_product_key": p, "seen_at": now}
-        for k, t, p in titles
-    ]
-    with session_scope(url) as session:
-        upsert(
-            session,
-            CatalogueTitle,
-            rows,
-            keys=("target", "title_key"),
-            update=("target_key", "target_product_key", "seen_at"),
-        )
-
-
-def match_titles(url: str, *, target: str, title_keys: Iterable[str]) -> dict[str, str]:
-    """title_key → target_key for the keys the title index knows."""
-    keys = sorted(set(title_keys))
-    found: dict[str, str] = {}
-    with session_scope(url) as session:
-        for chunk in _chunks(keys):
-            rows = session.exec(
-                select(CatalogueTitle.title_key, CatalogueTitle.target_key).where(
-                    CatalogueTitle.target == target, col(CatalogueTitle.title_key).in_(chunk)
-                )
-            )
-            found.update(dict(rows.all()))
-    return found
 
 
 def load_ledger(url: str, *, target: str, target_keys: Iterable[str]) -> dict[LedgerKey, str]:
@@ -118,7 +25,7 @@ def load_ledger(url: str, *, target: str, target_keys: Iterable[str]) -> dict[Le
     keys = sorted(set(target_keys))
     known: dict[LedgerKey, str] = {}
     with session_scope(url) as session:
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             rows = session.exec(
                 select(LedgerEntry.target_key, LedgerEntry.kind, LedgerEntry.fingerprint).where(
                     LedgerEntry.target == target, col(LedgerEntry.target_key).in_(chunk)

@@ -1,9 +1,13 @@
-"""The two seams every connector fits: a Source of supplier products and a Target that takes writes.
+"""The seams a connector fits, by capability. A pipeline's job uses the ones its connectors have.
 
-Designed for more than Anar360 → Sazito: a page request carries a number *or* a token, so a numbered
-JSON API (Anar360), an OData ``@odata.nextLink`` (Ploomes), a streamed XML snapshot read in chunks
-(Fever) and a batch lookup by part numbers (Ingram Micro) all fit ``fetch_page``; a Target applies
-absolute ``Write`` values, so a REST store (Sazito) and a PostgreSQL catalogue (upserts) both fit.
+- ``Source``: pages of records. A ``PageRequest`` carries a page number, an opaque token (a next link, an
+  OData ``$skip``), a watermark (``since_ms``) or a batch of keys, so a numbered JSON API, a cursor-paged
+  API, a streamed document read in chunks and a lookup by part numbers all fit ``fetch_page``. Records are
+  the source's own objects; only the pipeline's mapper reads their fields.
+- ``Writer``: applies absolute ``Write`` values (a REST store; the table target is one too).
+- ``CatalogueReader``: pages of what the target holds (for links and for knowing current values).
+- ``Replayer``: applies one write through a per-item call (failure replay).
+- ``Creator``: creates an item the target lacks and returns the keys of what it created.
 """
 
 from __future__ import annotations
@@ -11,63 +15,46 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
-from sync_core.models import (
-    CataloguePage,
-    NewProduct,
-    PageRequest,
-    SourcePage,
-    StoreVariant,
-    Write,
-    WriteOutcome,
-)
+from sync_core.models import CataloguePage, NewProduct, PageRequest, SourcePage, Write, WriteOutcome
+
+OnOutcome = Callable[[WriteOutcome], None]
+
+
+@runtime_checkable
+class Checked(Protocol):
+    def check(self, *, reuse_s: float = 0.0) -> None:
+        """Verify reachability and credentials; raise ConnectorError / ConfigError naming the cause."""
 
 
 @runtime_checkable
 class Source(Protocol):
-    """Where products come from."""
-
-    name: str
-
-    def check(self) -> None:
-        """Verify credentials and reachability; raise AuthError / TransientError / ConfigError."""
-
     def first_page(self, *, since_ms: int | None = None) -> PageRequest:
         """The request for page one of a full (``since_ms`` None) or incremental listing."""
 
     def fetch_page(self, request: PageRequest) -> SourcePage:
         """Fetch one page; unreadable records come back in ``rejects``, not as exceptions."""
 
-    def close(self) -> None: ...
+
+@runtime_checkable
+class Writer(Protocol):
+    def apply(self, writes: Sequence[Write], on_outcome: OnOutcome | None = None) -> WriteOutcome:
+        """Apply absolute writes; per-item refusals come back in ``failed``, not raised. ``on_outcome``
+        receives each part's outcome as it lands, so it can be recorded at once."""
 
 
 @runtime_checkable
-class Target(Protocol):
-    """Where values are written."""
-
-    name: str
-    write_kinds: frozenset[str]
-
-    def check(self) -> None:
-        """Verify credentials and reachability."""
-
+class CatalogueReader(Protocol):
     def read_catalogue_page(self, number: int) -> CataloguePage:
-        """One page of what the target holds, for linking and for knowing current values."""
+        """One page (numbered from 0 or 1, as ``first``) of what the target holds."""
 
-    def current_values(self, variant: StoreVariant) -> dict[str, dict[str, object]]:
-        """The aspect values the catalogue reports for ``variant`` (kind → value); empty if unknown."""
 
-    def apply(
-        self, writes: Sequence[Write], on_outcome: Callable[[WriteOutcome], None] | None = None
-    ) -> WriteOutcome:
-        """Apply absolute writes; per-item refusals are returned in ``failed``, not raised.
-
-        ``on_outcome`` receives each batch's outcome as it lands, so it can be recorded at once.
-        """
-
+@runtime_checkable
+class Replayer(Protocol):
     def apply_one(self, write: Write) -> None:
-        """Apply one write through the per-item endpoint (replays); raises ConnectorError."""
+        """Apply one write through the per-item call; raises ConnectorError."""
 
+
+@runtime_checkable
+class Creator(Protocol):
     def create_product(self, product: NewProduct) -> dict[str, str]:
-        """Create a product; return supplier variant key → new target variant key."""
-
-    def close(self) -> None: ...
+        """Create a product; return source variant key → new target variant key."""

@@ -128,10 +128,10 @@ def set_cursor(url: str, *, pipeline: str, key: str, value: str) -> None:
 
 
 def record_journal(
-    url: str, *, run_id: int | None, pipeline: str, events: Sequence[tuple[str, str | None, dict[str, Any]]]
+    url: str, *, run_id: int | None, pipeline: str, entries: Sequence[tuple[str, str | None, dict[str, Any]]]
 ) -> None:
-    """Insert (kind, item_key, data) events in one statement."""
-    if not events:
+    """Insert (kind, item_key, data) journal entries in one statement."""
+    if not entries:
         return
     now = utcnow()
     rows = [
@@ -143,13 +143,13 @@ def record_journal(
             "data": data,
             "created_at": now,
         }
-        for kind, key, data in events
+        for kind, key, data in entries
     ]
     with session_scope(url) as session:
         session.execute(sa.insert(JournalEntry), rows)
 
 
-def run_events(url: str, *, run_id: int, kind: str | None = None) -> list[JournalEntry]:
+def run_journal(url: str, *, run_id: int, kind: str | None = None) -> list[JournalEntry]:
     with session_scope(url) as session:
         query = select(JournalEntry).where(JournalEntry.run_id == run_id).order_by(col(JournalEntry.id))
         if kind:

@@ -1,5 +1,6 @@
-"""A circuit breaker per provider and address (a corrected URL gets a fresh circuit), whose state lives in a
-store, so every process sees the same circuit. An open circuit's error repeats the failure that opened it:
+"""A circuit breaker per connection and address (a corrected URL gets a fresh circuit), whose state lives in
+a store, so every process sees the same circuit. The store's ``provider`` key is the connection's name (a
+provider's default connection is named after the provider). An open circuit's error repeats the failure that opened it:
 the message names the cause (connection refused, HTTP 401 ...), not the circuit.
 
 closed --(threshold consecutive counted failures within window_s)--> open --(cooldown_s)--> half_open (one probe)

@@ -1,5 +1,10 @@
-"""The HTTP layer every connector uses: one httpx client per provider, error translation, tenacity retries,
+"""The HTTP layer every connector uses: one httpx client per connection, error translation, tenacity retries,
 pacing, a persisted circuit breaker (sync_core.http.circuit) and a per-attempt audit hook.
+
+A client is named after its connection (``sync_core.engine.connections``): the circuit, the shared pacing
+bucket, error messages and the audit rows' ``provider`` column all carry that name, so two connections of
+one provider never share a circuit or a request budget. A provider's default connection is named after the
+provider.
 
 Budget: ``http_retries`` retries per request (``http_retries + 1`` attempts), on TransientError only; waits
 grow from ``http_retry_backoff_ms`` with full jitter, or follow Retry-After; none exceeds
@@ -74,7 +79,7 @@ log = logging.getLogger(__name__)
 class RequestRecord:
     """One HTTP attempt, as written to the audit trail (no secrets in any field)."""
 
-    provider: str
+    provider: str  # the connection's name (a default connection's is its provider's)
     method: str
     url: str
     status: int | None
@@ -121,14 +126,18 @@ class _Call:
 
 
 class HttpClient:
-    """One provider's HTTP client: only 2xx comes back, everything else raises from sync_core.errors."""
+    """One connection's HTTP client: only 2xx comes back, everything else raises from sync_core.errors.
+
+    ``name`` is the connection's name, ``base_url`` its address and ``rate_limit_per_min`` its request budget
+    (the process-wide bucket of that name, unless ``bucket`` is given)."""
 
     def __init__(
         self,
-        provider: str,
+        name: str,
         base_url: str,
         settings: Settings,
         *,
+        rate_limit_per_min: int,
         headers: dict[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
         audit: AuditSink | None = None,
@@ -140,7 +149,7 @@ class HttpClient:
         bucket: TokenBucket | None = None,
         reader: ResponseReader | None = None,
     ) -> None:
-        self.provider, self.settings = provider, settings
+        self.name, self.settings = name, settings
         headers = {"User-Agent": "catalog-sync/0.1", **(headers or {})}
         # The header values themselves, and the token of "Bearer <token>", are scrubbed from every text.
         self._secrets = [
@@ -159,14 +168,14 @@ class HttpClient:
         )
         self._audit, self._events, self._pacer, self._reader = audit, events, pacer, reader or default_reader
         self._sleep = sleep or time.sleep
-        self._bucket = bucket or shared_bucket(provider, settings.rate_limit_for(provider))
+        self._bucket = bucket or shared_bucket(name, rate_limit_per_min)
         self._attempts = settings.http_retries + 1
         self._bounds = ReadBounds(settings.http_deadline_s)
         self._backoff = wait_random_exponential(
             multiplier=settings.http_retry_backoff_ms / 1000, max=settings.http_retry_max_wait_s
         )
         self.breaker = CircuitBreaker(
-            provider,
+            name,
             breaker_store or MemoryBreakerStore(),
             address=self.address,
             threshold=settings.circuit_failure_threshold,
@@ -234,8 +243,8 @@ class HttpClient:
             call.bounds,
             deadline=call.deadline,
             sink=call.sink if response.is_success else None,
-            provider=self.provider,
-            what=f"{self.provider}: {call.method} {call.path}",
+            provider=self.name,
+            what=f"{self.name}: {call.method} {call.path}",
             correlation_id=call.correlation_id,
         )
 
@@ -250,9 +259,9 @@ class HttpClient:
         except ValueError:
             req = response.request
             raise errors.TransientError(
-                f"{self.provider}: {req.method} {req.url.path} answered HTTP {response.status_code} "
+                f"{self.name}: {req.method} {req.url.path} answered HTTP {response.status_code} "
                 "with a body that is not JSON",
-                provider=self.provider,
+                provider=self.name,
                 status=response.status_code,
             ) from None
 
@@ -284,11 +293,11 @@ class HttpClient:
         except httpx.TransportError as exc:
             error = self._transport_error(call, request, exc)
             if call.remaining() <= 0:  # the deadline, not the provider, ended this call
-                what = f"{self.provider}: {call.method} {call.path} did not finish within "
+                what = f"{self.name}: {call.method} {call.path} did not finish within "
                 error = exceeded(
                     f"{what}{call.bounds.deadline_s:g} s ({error})",
                     call.bounds.deadline_setting,
-                    provider=self.provider,
+                    provider=self.name,
                     correlation_id=call.correlation_id,
                 )
         except errors.LimitExceeded as exc:
@@ -318,18 +327,18 @@ class HttpClient:
             return None
         http = response.status_code
         seen = f"HTTP {http}" if status == http else f"HTTP {http}, status {status} in body"
-        message = f"{self.provider}: {call.method} {call.path} failed ({seen})"
+        message = f"{self.name}: {call.method} {call.path} failed ({seen})"
         if reason:
             message += ": " + scrub(" ".join(reason.split())[:160], self._secrets)
         cls = error_class(status)
         kwargs: dict[str, Any] = {
-            "provider": self.provider,
+            "provider": self.name,
             "status": status,
             "correlation_id": call.correlation_id,
         }
         if cls is errors.RateLimited:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            self._emit("rate_limited", {"provider": self.provider, "retry_after": retry_after})
+            self._emit("rate_limited", {"provider": self.name, "retry_after": retry_after})
             error: errors.ConnectorError = errors.RateLimited(message, retry_after=retry_after, **kwargs)
         else:
             error = cls(message, **kwargs)
@@ -343,16 +352,18 @@ class HttpClient:
         url = request.url
         origin = f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-            message = f"{self.provider}: cannot reach {origin} ({connection_reason(exc)})"
+            message = f"{self.name}: cannot reach {origin} ({connection_reason(exc)})"
         elif isinstance(exc, httpx.TimeoutException):
             message = (
-                f"{self.provider}: {call.method} {call.path} timed out after "
+                f"{self.name}: {call.method} {call.path} timed out after "
                 f"{request.extensions['timeout']['read']:g}s ({type(exc).__name__})"
             )
         else:
-            message = f"{self.provider}: {call.method} {call.path} failed: connection error ({connection_reason(exc)})"
+            message = (
+                f"{self.name}: {call.method} {call.path} failed: connection error ({connection_reason(exc)})"
+            )
         error = errors.TransientError(
-            scrub(message, self._secrets), provider=self.provider, correlation_id=call.correlation_id
+            scrub(message, self._secrets), provider=self.name, correlation_id=call.correlation_id
         )
         error.__cause__ = exc
         return error
@@ -381,7 +392,7 @@ class HttpClient:
                 return
             limit = self.settings.audit_body_max_chars if self.settings.audit_bodies else 0
             rec = RequestRecord(
-                provider=self.provider,
+                provider=self.name,
                 method=call.method,
                 url=url,
                 status=response.status_code if response is not None else None,
@@ -402,7 +413,7 @@ class HttpClient:
             try:
                 self._audit.record(rec)
             except Exception:  # an audit outage must not turn a good write into a failure
-                log.exception("%s: audit sink failed", self.provider)
+                log.exception("%s: audit sink failed", self.name)
 
         return audit
 
@@ -412,4 +423,4 @@ class HttpClient:
         try:
             self._events(kind, data)
         except Exception:  # events are best-effort, like the audit trail
-            log.exception("%s: event sink failed on %s", self.provider, kind)
+            log.exception("%s: event sink failed on %s", self.name, kind)

@@ -1,4 +1,4 @@
-"""Client-side pacing: a token bucket per provider, shared by every client of that provider in a process."""
+"""Client-side pacing: a token bucket per connection, shared by every client of that connection in a process."""
 
 from __future__ import annotations
 
@@ -58,9 +58,9 @@ _shared: dict[tuple[str, float, int | None], TokenBucket] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_bucket(provider: str, rate_per_min: float, burst: int | None = None) -> TokenBucket:
-    """The process-wide bucket for ``provider`` at this rate, so several clients share one budget."""
-    key = (provider, rate_per_min, burst)
+def shared_bucket(name: str, rate_per_min: float, burst: int | None = None) -> TokenBucket:
+    """The process-wide bucket of the connection ``name`` at this rate, so its clients share one budget."""
+    key = (name, rate_per_min, burst)
     with _shared_lock:
         bucket = _shared.get(key)
         if bucket is None:

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from sync_core.connectors.anar360 import SupplierProduct, SupplierVariant
 from sync_core.errors import MappingError
-from sync_core.models import NewProduct, SupplierProduct, SupplierVariant, Write
+from sync_core.models import NewProduct, Write
 
 UNAVAILABLE_RESELL_STATUSES = frozenset({"editing-pending"})
 

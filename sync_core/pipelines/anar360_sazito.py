@@ -1,324 +1,249 @@
-"""One page of the Anar360 → Sazito product sync: map, link, diff against the ledger, push, record.
+"""anar360-sazito: an Anar360 supplier's prices and stock into a Sazito store (`catalog-sync sync products`).
 
-Everything here is plain Python over the ports; the Prefect tasks in ``tasks/`` wrap these calls.
+Its own steps: the window of an incremental run, links (stored, then by title when SAZITO_MATCH_BY_TITLE),
+creating unlinked products (CREATE_MISSING_PRODUCTS) and the mapping rules; the engine does the rest.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sync_core.db import session_scope
-from sync_core.engine.failures import NewFailure, has_open_failures, record_failures, resolve
-from sync_core.engine.ledger import Link, load_ledger, load_links, match_titles, record_values, save_links
-from sync_core.engine.plan import plan_writes
-from sync_core.engine.ports import Target
-from sync_core.engine.runs import add_counts, record_journal
+from sync_core.connectors.anar360 import Anar360, SupplierProduct
+from sync_core.connectors.sazito import Sazito
+from sync_core.db import refresh_statistics, session_scope
+from sync_core.engine.batch import SyncCounts
+from sync_core.engine.failures import NewFailure
+from sync_core.engine.job import Mapped, RunContext, Start
+from sync_core.engine.ledger import record_values
+from sync_core.engine.links import Link, count_links, load_links, match_titles, save_links
+from sync_core.engine.paging import fetch_numbered
+from sync_core.engine.runs import get_cursor, set_cursor
+from sync_core.engine.spec import SOURCE, TARGET, Pipeline
+from sync_core.engine.target_catalogue import CataloguePair, record_catalogue_page
 from sync_core.errors import MappingError, PermanentError
 from sync_core.mapping.anar360_sazito import Plausible, PriceRule, new_product, variant_writes
 from sync_core.mapping.titles import title_key
-from sync_core.models import SourcePage, SupplierProduct, Write, WriteOutcome, fingerprint
-from sync_core.settings import Settings
+from sync_core.models import CatalogueItem, CataloguePage, PageRequest, SourcePage, Write
+from sync_core.targets.remote import RemoteTarget
 
-PIPELINE = "anar360-sazito"
-SOURCE = "anar360"
-TARGET = "sazito"
-# Errors after which going on would only hammer a provider that is down or refusing us.
-FATAL_WRITE_ERRORS = frozenset({"CircuitOpenError", "AuthError"})
+CURSOR_KEY = "products.window_start_ms"
+CATALOGUE_CURSOR_KEY = "catalogue.read_at_ms"
+CATALOGUE_PAGES_PER_TASK = 20
 PUSH_CONTEXTS = ("push:price", "push:stock")
-DIFF_SAMPLE = 20
 
 
-class RunAborted(Exception):
-    """A page's writes hit an error that makes the rest of the run pointless (circuit open, bad key)."""
+def now_ms() -> int:
+    return int(time.time() * 1000)
 
 
-@dataclass(slots=True)
-class SyncCounts:
-    """What one page did; summed by the flow into the run summary."""
+def _item_title_key(item: CatalogueItem) -> str:
+    return title_key(item.product_name, (item.title or "").split("/"))
 
-    fetched: int = 0
-    mapped: int = 0
-    pushed: int = 0
-    unchanged: int = 0
-    skipped: int = 0
-    failed: int = 0
+
+@dataclass
+class Prepared:
+    """What mapping needs that only the database and the store can tell: links, and creations."""
+
+    links: dict[str, Link]
     created: int = 0
-    reasons: Counter[str] = field(default_factory=Counter)
-    diffs: list[dict[str, Any]] = field(default_factory=list)
-
-    def add(self, other: SyncCounts) -> None:
-        for name in ("fetched", "mapped", "pushed", "unchanged", "skipped", "failed", "created"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.reasons.update(other.reasons)
-        self.diffs.extend(other.diffs[: max(DIFF_SAMPLE - len(self.diffs), 0)])
+    failures: list[NewFailure] = field(default_factory=list)
 
 
-def price_rule(settings: Settings) -> PriceRule:
-    return PriceRule(settings.sazito_price_multiplier, settings.sazito_price_markup_percent)
+class ProductsJob:
+    """The steps of one run (sync_core.engine.job.Job)."""
 
+    map_context = "map"
+    journal_noun = "variant"
 
-def plausible(settings: Settings) -> Plausible:
-    return Plausible(settings.plausible_price_max, settings.plausible_stock_max)
+    def __init__(self, ctx: RunContext) -> None:
+        settings = ctx.settings
+        self.ctx, self.url = ctx, settings.database_url
+        self.source_name, self.target_name = ctx.connections[SOURCE].name, ctx.connections[TARGET].name
+        self.rules = (
+            PriceRule(settings.sazito_price_multiplier, settings.sazito_price_markup_percent),
+            Plausible(settings.plausible_price_max, settings.plausible_stock_max),
+        )
+        self.target = RemoteTarget(self.url, self.target_name, ctx.connector(TARGET))
+        self.catalogue = CataloguePair(
+            self.url,
+            self.source_name,
+            self.target_name,
+            ctx.key,
+            PUSH_CONTEXTS,
+            _item_title_key if settings.sazito_match_by_title else None,
+        )
 
+    def start(self, strategy: str) -> Start:
+        """Check the supplier and the store, work out the window to fetch and whether the store's catalogue
+        must be read first."""
+        for role in (SOURCE, TARGET):
+            self.ctx.connector(role).check(reuse_s=120.0)
+        settings, window_start = self.ctx.settings, now_ms()
+        window: int | None = None
+        if strategy == "incremental":
+            since_ms = self.ctx.params.get("since_ms")
+            cursor = get_cursor(self.url, pipeline=self.ctx.key, key=CURSOR_KEY)
+            if since_ms is not None:
+                window = abs(int(since_ms))
+            elif cursor is not None:
+                window = max(window_start - int(cursor), 0) + settings.sync_overlap_ms
+            else:
+                window = abs(settings.sync_since_ms)
+        refresh = (
+            strategy == "full"
+            or get_cursor(self.url, pipeline=self.ctx.key, key=CATALOGUE_CURSOR_KEY) is None
+            or count_links(self.url, source=self.source_name, target=self.target_name) == 0
+        )
+        first = self.ctx.connector(SOURCE).first_page(since_ms=window)
+        return Start(first, (CURSOR_KEY, str(window_start)), read_catalogue=refresh)
 
-def _links_for(settings: Settings, products: list[SupplierProduct]) -> dict[str, Link]:
-    """Stored links, then (opt-in) title matches, which are stored for next time."""
-    keys = [v.key for p in products for v in p.variants]
-    links = load_links(settings.database_url, source=SOURCE, target=TARGET, source_keys=keys)
-    if not settings.sazito_match_by_title:
-        return links
-    wanted = {
-        title_key(p.title, v.attributes.values()): v.key
-        for p in products
-        for v in p.variants
-        if v.key not in links
-    }
-    matched = match_titles(settings.database_url, target=TARGET, title_keys=wanted)
-    new = [(wanted[k], target_key, None, "title") for k, target_key in matched.items()]
-    if new:
-        save_links(settings.database_url, source=SOURCE, target=TARGET, links=new)
-        links.update({source_key: Link(target_key, "title") for source_key, target_key, _, _ in new})
-    return links
+    def fetch(self, request: PageRequest) -> list[SourcePage]:
+        """SYNC_PAGES_PER_BATCH supplier pages from ``request`` (numbered pages several at a time)."""
+        source, settings = self.ctx.connector(SOURCE), self.ctx.settings
+        return fetch_numbered(
+            lambda number: source.fetch_page(replace(request, number=number)),
+            request.number,
+            settings.sync_pages_per_batch,
+            workers=settings.http_concurrency,
+            is_last=lambda page: page.next is None,
+            last_number=lambda page: page.last_number,
+        )
 
+    def read_catalogue(self, first_page: int) -> tuple[int | None, int]:
+        """Read CATALOGUE_PAGES_PER_TASK store catalogue pages from ``first_page`` and record them.
+        Returns (the next page to read or None, items read)."""
+        store = self.ctx.connector(TARGET)
+        pages = fetch_numbered(
+            store.read_catalogue_page,
+            first_page,
+            CATALOGUE_PAGES_PER_TASK,
+            workers=self.ctx.settings.http_concurrency,
+            is_last=lambda page: page.next is None,
+            last_number=lambda page: page.last_number,
+        )
+        merged = CataloguePage(first_page, [i for page in pages for i in page.items], pages[-1].next)
+        items = record_catalogue_page(self.catalogue, merged, run_id=self.ctx.run_id).items
+        # Every chunk: the tables grow by thousands of rows per chunk, and the next chunk's lookups need the plan.
+        refresh_statistics(self.url, ("item_links", "ledger", "catalogue_titles"))
+        if merged.next is None:
+            set_cursor(self.url, pipeline=self.ctx.key, key=CATALOGUE_CURSOR_KEY, value=str(now_ms()))
+        return merged.next, items
 
-def _map_page(
-    page: SourcePage,
-    links: dict[str, Link],
-    rules: tuple[PriceRule, Plausible],
-    result: SyncCounts,
-    failures: list[NewFailure],
-) -> tuple[list[Write], list[str]]:
-    """Desired writes for linked variants, and the keys read right: every product that parsed and every
-    variant that mapped (their old quarantine, if any, is over)."""
-    desired: list[Write] = []
-    clean: list[str] = []
-    for product in page.products:
-        clean.append(product.key)
-        for variant in product.variants:
-            link = links.get(variant.key)
-            if link is None:
-                result.skipped += 1
-                result.reasons["skipped:mapping-missing"] += 1
-                continue
-            try:
-                desired.extend(variant_writes(product, variant, link.target_key, *rules))
-                result.mapped += 1
-                clean.append(variant.key)
-            except MappingError as exc:
-                result.failed += 1
-                result.reasons[f"invalid:{exc.reason}"] += 1
-                failures.append(
-                    NewFailure(
-                        "map",
-                        variant.key,
-                        "MappingError",
-                        exc.reason,
-                        str(exc),
-                        {"product": product.key, "variant": variant.key},
+    def prepare(self, pages: Sequence[SourcePage], *, dry_run: bool) -> Prepared:
+        products: list[SupplierProduct] = [p for page in pages for p in page.records]
+        prepared = Prepared(self._links(products))
+        if self.ctx.settings.create_missing_products and not dry_run:
+            unlinked = [p for p in products if not any(v.key in prepared.links for v in p.variants)]
+            self._create(unlinked, prepared)
+        return prepared
+
+    def map(self, pages: Sequence[SourcePage], prepared: Prepared) -> Mapped:
+        """Desired writes for linked variants, and the keys read right: every product that parsed and every
+        variant that mapped (their old quarantine, if any, is over)."""
+        mapped = Mapped(failures=list(prepared.failures), created=prepared.created)
+        for product in (p for page in pages for p in page.records):
+            mapped.clean.append(product.key)
+            for variant in product.variants:
+                link = prepared.links.get(variant.key)
+                if link is None:
+                    mapped.skipped += 1
+                    mapped.reasons["skipped:mapping-missing"] += 1
+                    continue
+                try:
+                    mapped.desired.extend(variant_writes(product, variant, link.target_key, *self.rules))
+                except MappingError as exc:
+                    mapped.reasons[f"invalid:{exc.reason}"] += 1
+                    context = {"product": product.key, "variant": variant.key}
+                    mapped.failures.append(
+                        NewFailure("map", variant.key, "MappingError", exc.reason, str(exc), context)
                     )
+                    continue
+                mapped.mapped += 1
+                mapped.clean.append(variant.key)
+        if mapped.skipped:
+            note = {"reason": "mapping-missing", "count": mapped.skipped}
+            mapped.notes.append(("skipped", None, note))
+        return mapped
+
+    def summary(self, total: SyncCounts) -> dict[str, Any]:
+        return {"created": total.created}
+
+    def close(self) -> None:
+        pass
+
+    def _links(self, products: list[SupplierProduct]) -> dict[str, Link]:
+        """Stored links, then (opt-in) title matches, which are stored for next time."""
+        keys = [v.key for p in products for v in p.variants]
+        links = load_links(self.url, source=self.source_name, target=self.target_name, source_keys=keys)
+        if self.catalogue.title_key is None:
+            return links
+        wanted = {
+            title_key(p.title, v.attributes.values()): v.key
+            for p in products
+            for v in p.variants
+            if v.key not in links
+        }
+        matched = match_titles(self.url, target=self.target_name, title_keys=wanted)
+        new = [(wanted[k], target_key, None, "title") for k, target_key in matched.items()]
+        if new:
+            save_links(self.url, source=self.source_name, target=self.target_name, links=new)
+            links.update({source_key: Link(target_key, "title") for source_key, target_key, _, _ in new})
+        return links
+
+    def _create(self, products: list[SupplierProduct], prepared: Prepared) -> None:
+        """Create unlinked products in the store and link their new variants.
+
+        A created variant already holds its price (without discount) and stock: those values go into the
+        ledger at once, so the plan that follows only writes a discount.
+        """
+        store = self.ctx.connector(TARGET)
+        for product in products:
+            try:
+                created = store.create_product(new_product(product, *self.rules))
+            except (MappingError, PermanentError) as exc:
+                prepared.failures.append(
+                    NewFailure("create", product.key, type(exc).__name__, "create-failed", str(exc), {})
                 )
-    return desired, clean
+                continue
+            links = [(k, t, None, "created") for k, t in created.items()]
+            save_links(self.url, source=self.source_name, target=self.target_name, links=links)
+            prepared.created += 1
+            held = [
+                write
+                for variant in product.variants
+                if variant.key in created
+                for write in variant_writes(product, variant, created[variant.key], *self.rules)
+                if _held_on_creation(write)
+            ]
+            with session_scope(self.url) as session:
+                record_values(
+                    session, target=self.target_name, writes=held, origin="written", run_id=self.ctx.run_id
+                )
+            prepared.links.update({key: Link(target_key, "created") for key, target_key in created.items()})
 
 
-def sync_batch(
-    settings: Settings, page: SourcePage, target: Target, *, run_id: int | None, dry_run: bool = False
-) -> SyncCounts:
-    """Map, link, diff and push one source page; record ledger, failures, events and counters."""
-    url = settings.database_url
-    result = SyncCounts(fetched=len(page.products) + len(page.rejects))
-    failures = [
-        NewFailure(
-            "map",
-            r.key or f"unknown:{fingerprint('reject', r.payload)}",
-            "MappingError",
-            r.reason,
-            r.message,
-            r.payload,
-        )
-        for r in page.rejects
-    ]
-    result.failed += len(page.rejects)
-    result.reasons.update(f"invalid:{r.reason}" for r in page.rejects)
-    rules = price_rule(settings), plausible(settings)
-    links = _links_for(settings, page.products)
-    if settings.create_missing_products and not dry_run:
-        unlinked = [p for p in page.products if not any(v.key in links for v in p.variants)]
-        links.update(_create_products(settings, target, unlinked, rules, result, failures, run_id=run_id))
-    desired, clean = _map_page(page, links, rules, result, failures)
-
-    plan = plan_writes(desired, load_ledger(url, target=TARGET, target_keys=[w.target_key for w in desired]))
-    result.unchanged = len(plan.unchanged)
-    result.diffs = [
-        {"kind": w.kind, "target": w.target_key, "source": w.source_key, "value": w.value}
-        for w in plan.writes[:DIFF_SAMPLE]
-    ]
-    if dry_run:
-        result.pushed = len(plan.writes)  # would be pushed
-        return result
-
-    # Resolving is an UPDATE per batch; with no open failure at all (the usual case) it can be skipped.
-    resolving = has_open_failures(url, pipeline=PIPELINE)
-
-    def record_batch(part: WriteOutcome) -> None:
-        # Each batch is recorded the moment it lands: a crash later in the page cannot make us resend it.
-        batch_failures = [
-            NewFailure(f"push:{w.kind}", w.target_key, cls, cls, msg, asdict_write(w))
-            for w, cls, msg in part.failed
-        ]
-        _record_writes(
-            settings, run_id=run_id, succeeded=part.succeeded, failures=batch_failures, resolving=resolving
-        )
-
-    outcome = target.apply(plan.writes, on_outcome=record_batch)
-    result.pushed = len(outcome.succeeded)
-    result.failed += len(outcome.failed)
-    result.reasons.update(f"push:{error_class}" for _, error_class, _ in outcome.failed)
-    _record_page(
-        settings,
-        run_id=run_id,
-        outcome=outcome,
-        failures=failures,
-        clean=clean if resolving else [],
-        held=plan.unchanged if resolving else [],
-        result=result,
-    )
-    fatal = sorted({cls for _, cls, _ in outcome.failed if cls in FATAL_WRITE_ERRORS})
-    if fatal:
-        raise RunAborted(f"{TARGET} writes stopped: {', '.join(fatal)} ({outcome.failed[0][2]})")
-    return result
+def _held_on_creation(write: Write) -> bool:
+    """A new Sazito variant is created with its stock and its regular price; a discount needs a write."""
+    return write.kind == "stock" or write.value["discount_price"] is None
 
 
-def asdict_write(write: Write) -> dict[str, Any]:
-    return {
-        "kind": write.kind,
-        "target_key": write.target_key,
-        "source_key": write.source_key,
-        "value": write.value,
-    }
-
-
-def write_from_payload(payload: dict[str, Any]) -> Write:
-    return Write(payload["kind"], payload["target_key"], payload["source_key"], payload["value"])
-
-
-def _create_products(
-    settings: Settings,
-    target: Target,
-    products: list[SupplierProduct],
-    rules: tuple[PriceRule, Plausible],
-    result: SyncCounts,
-    failures: list[NewFailure],
-    *,
-    run_id: int | None,
-) -> dict[str, Link]:
-    """Create unlinked products in the target; return the links of their new variants.
-
-    A created variant already holds its price (without discount) and stock: those values go into the
-    ledger at once, so the diff that follows only writes a discount.
-    """
-    links: dict[str, Link] = {}
-    for product in products:
-        try:
-            created = target.create_product(new_product(product, *rules))
-        except (MappingError, PermanentError) as exc:
-            failures.append(
-                NewFailure("create", product.key, type(exc).__name__, "create-failed", str(exc), {})
-            )
-            continue
-        save_links(
-            settings.database_url,
-            source=SOURCE,
-            target=TARGET,
-            links=[(k, t, None, "created") for k, t in created.items()],
-        )
-        result.created += 1
-        held = [
-            write
-            for variant in product.variants
-            if variant.key in created
-            for write in variant_writes(product, variant, created[variant.key], *rules)
-            if write.kind == "stock" or write.value["discount_price"] is None
-        ]
-        with session_scope(settings.database_url) as session:
-            record_values(session, target=TARGET, writes=held, origin="written", run_id=run_id)
-        links.update({key: Link(target_key, "created") for key, target_key in created.items()})
-    return links
-
-
-def _record_writes(
-    settings: Settings,
-    *,
-    run_id: int | None,
-    succeeded: list[Write],
-    failures: list[NewFailure],
-    resolving: bool,
-) -> None:
-    """Ledger rows for what landed, resolutions of its old failures, and new failures: one transaction."""
-    with session_scope(settings.database_url) as session:
-        record_values(session, target=TARGET, writes=succeeded, origin="written", run_id=run_id)
-        for kind in ("price", "stock") if resolving else ():
-            done = [w.target_key for w in succeeded if w.kind == kind]
-            resolve(session, pipeline=PIPELINE, context=f"push:{kind}", item_keys=done)
-        record_failures(
-            session, pipeline=PIPELINE, failures=failures, retry_base_s=settings.failure_retry_base_s
-        )
-
-
-def _record_page(
-    settings: Settings,
-    *,
-    run_id: int | None,
-    outcome: WriteOutcome,
-    failures: list[NewFailure],
-    clean: list[str],
-    held: list[Write],
-    result: SyncCounts,
-) -> None:
-    """The page's mapping failures and resolutions, its events and its counters.
-
-    Resolved: the quarantine of every item read right (``clean``), and the push failures of every value the
-    store already holds as the source wants it now (``held``): a replay would send a value no longer wanted.
-    """
-    with session_scope(settings.database_url) as session:
-        resolve(session, pipeline=PIPELINE, context="map", item_keys=clean)
-        for kind in ("price", "stock"):
-            done = [w.target_key for w in held if w.kind == kind]
-            resolve(session, pipeline=PIPELINE, context=f"push:{kind}", item_keys=done)
-        record_failures(
-            session, pipeline=PIPELINE, failures=failures, retry_base_s=settings.failure_retry_base_s
-        )
-    events: list[tuple[str, str | None, dict[str, Any]]] = []
-    for kind in ("price", "stock"):
-        keys = [w.target_key for w in outcome.succeeded if w.kind == kind]
-        if keys:
-            events.append((f"variant_{kind}_updated", None, {"count": len(keys), "variants": keys[:50]}))
-    events.extend(
-        ("item_failed", f.item_key, {"context": f.context, "reason": f.reason, "error": f.message[:300]})
-        for f in failures
-    )
-    events.extend(
-        ("item_failed", w.target_key, {"context": f"push:{w.kind}", "reason": cls, "error": msg[:300]})
-        for w, cls, msg in outcome.failed
-    )
-    if result.reasons["skipped:mapping-missing"]:
-        events.append(
-            (
-                "skipped",
-                None,
-                {"reason": "mapping-missing", "count": result.reasons["skipped:mapping-missing"]},
-            )
-        )
-    record_journal(settings.database_url, run_id=run_id, pipeline=PIPELINE, events=events)
-    if run_id is not None:
-        add_counts(
-            settings.database_url,
-            run_id=run_id,
-            fetched=result.fetched,
-            mapped=result.mapped,
-            pushed=result.pushed,
-            unchanged=result.unchanged,
-            skipped=result.skipped,
-            failed=result.failed,
-        )
+PIPELINE = Pipeline(
+    name="anar360-sazito",
+    title="Anar360 supplier prices and stock into a Sazito store",
+    connectors={SOURCE: Anar360, TARGET: Sazito},
+    strategies=("incremental", "full"),
+    job=ProductsJob,
+    command="products",
+    flow="sync-products",
+    replayable=PUSH_CONTEXTS,
+    catalogue_role=TARGET,
+    deployments={
+        "incremental": "sync-products/anar360-sazito-incremental",
+        "full": "sync-products/anar360-sazito-full",
+        "catalogue": "sync-catalogue/anar360-sazito-catalogue",
+        "retry": "retry-failures/anar360-sazito-retry",
+    },
+)

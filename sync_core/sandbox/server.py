@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -22,12 +23,14 @@ from sync_core.sandbox.catalogue import SandboxConfig
 from sync_core.sandbox.fever_app import build_fever_app
 from sync_core.sandbox.sazito_app import build_sazito_app
 from sync_core.sandbox.state import SandboxState
+from sync_core.sandbox.verify import VerifyReport, verify_store
 
 ANAR360_PREFIX = "/anar360/api/360"
 SAZITO_PREFIX = "/sazito/api/v1"
 FEVER_PREFIX = "/fever"
 FEVER_FEED_PATH = FEVER_PREFIX + "/api/events"
 ADMIN_PREFIX = "/_sandbox"
+SANDBOX_HELP = "serve the Anar360, Sazito and Fever simulators"  # `catalog-sync sandbox --help`
 STARTUP_TIMEOUT_S = 10.0
 
 
@@ -41,6 +44,26 @@ def build_app(state: SandboxState) -> Starlette:
             Mount(ADMIN_PREFIX, app=build_admin_app(state)),
         ]
     )
+
+
+def sandbox_settings(url: str, config: SandboxConfig) -> dict[str, str]:
+    """The settings (``load_settings`` overrides) that point catalog-sync's default connections at a sandbox
+    served at ``url``."""
+    return {
+        "anar360_base": url + ANAR360_PREFIX,
+        "anar360_token": config.anar360_token,
+        "sazito_base": url + SAZITO_PREFIX,
+        "sazito_key": config.sazito_key,
+        "fever_provider_url": url + FEVER_FEED_PATH,
+    }
+
+
+def banner(url: str, config: SandboxConfig) -> str:
+    """What `catalog-sync sandbox` prints: where it listens, and those settings, one provider a line."""
+    values = sandbox_settings(url, config)
+    groups = (("anar360_base", "anar360_token"), ("sazito_base", "sazito_key"), ("fever_provider_url",))
+    lines = ["  " + "  ".join(f"{name.upper()}={values[name]}" for name in group) for group in groups]
+    return "\n".join([f"sandbox on {url}", *lines])
 
 
 def serve(config: SandboxConfig, sock: socket.socket) -> None:
@@ -70,6 +93,16 @@ class SandboxHandle:
     anar360_token: str
     sazito_key: str
     state: SandboxState
+
+    def settings(self) -> dict[str, str]:
+        """The ``load_settings`` overrides that point catalog-sync's default connections here."""
+        return sandbox_settings(self.url, self.state.config)
+
+    def verify(self, settings: Any) -> VerifyReport:
+        """The store checked against the value rules, with the price rule of ``settings`` (a Settings)."""
+        return verify_store(
+            self.state, settings.sazito_price_multiplier, settings.sazito_price_markup_percent
+        )
 
 
 def _wait_until_accepting(host: str, port: int, server: uvicorn.Server, thread: threading.Thread) -> None:

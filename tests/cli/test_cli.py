@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -258,3 +260,151 @@ def test_a_malformed_database_url_is_named_without_its_password(
         "catalog-sync: invalid DATABASE_URL 'postgresql+psycopg://bob:***@db.test:port/catalog'"
     )
     assert "hunter2" not in err
+
+
+def test_a_pipeline_is_also_reachable_by_its_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sync", "anar360-sazito"]) == 2
+    assert "ANAR360_BASE, ANAR360_TOKEN, SAZITO_BASE, SAZITO_KEY" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["sync", "products", "--connection", "store-b"], "expected ROLE=NAME (e.g. target=store-b)"),
+        (["sync", "products", "--connection", "target=a", "--connection", "target=b"], "target is given two"),
+        (["sync", "events", "--strategy", "full"], "argument --strategy: invalid choice: 'full'"),
+        (["sync", "products", "--connection", "shelf=store-b"], "products has no role 'shelf'"),
+        (["sync", "events", "--connection", "source=feed-b"], "no connection named 'feed-b'"),
+        (["sync", "products", "--full", "--strategy", "incremental"], "--full and --strategy incremental"),
+        (["sync", "products", "--strategy", "full", "--since-ms", "5"], "--since-ms applies to incremental"),
+    ],
+)
+def test_a_connection_or_strategy_the_run_cannot_use_is_a_one_line_usage_error(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own refusal
+        code = int(exc.code or 0)
+    assert code == 2
+    assert message in one_line_error(capsys)
+
+
+def test_a_connection_of_connections_is_checked_before_the_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()
+    with running_sandbox(SandboxConfig(products=3)) as sandbox:
+        monkeypatch.setenv("ANAR360_BASE", sandbox.anar360_base)
+        monkeypatch.setenv("ANAR360_TOKEN", sandbox.anar360_token)
+        monkeypatch.setenv("STORE_B_KEY", "key-123456")
+        monkeypatch.setenv(
+            "CONNECTIONS",
+            json.dumps(
+                [
+                    {
+                        "name": "store-b",
+                        "provider": "sazito",
+                        "base_url": f"http://127.0.0.1:{port}/api/v1",
+                        "secret_env": "STORE_B_KEY",
+                    }
+                ]
+            ),
+        )
+        # No SAZITO_* settings: the target runs on store-b, whose address does not answer.
+        assert main(["sync", "products", "--connection", "target=store-b"]) == 2
+    err = one_line_error(capsys)
+    assert (
+        err.startswith(f"catalog-sync: store-b: cannot reach http://127.0.0.1:{port}")
+        and "key-123456" not in err
+    )
+
+
+def test_sandbox_banner_names_the_settings_that_point_at_it() -> None:
+    from sync_core.sandbox.server import banner
+
+    assert banner("http://h:1", SandboxConfig()).splitlines() == [
+        "sandbox on http://h:1",
+        "  ANAR360_BASE=http://h:1/anar360/api/360  ANAR360_TOKEN=sandbox-token",
+        "  SAZITO_BASE=http://h:1/sazito/api/v1  SAZITO_KEY=sandbox-key",
+        "  FEVER_PROVIDER_URL=http://h:1/fever/api/events",
+    ]
+
+
+class _Rows:
+    """A connector with no default connection: each of its connections comes from CONNECTIONS."""
+
+    provider = "rows"
+    base_setting = None
+    secret_setting = None
+    rate_setting = None
+    needs: tuple[str, ...] = ()
+    checked: list[str] = []
+
+    def __init__(self, settings: object, connection: Any, **wiring: object) -> None:
+        self.connection = connection
+
+    def check(self, *, reuse_s: float = 0.0) -> None:
+        self.checked.append(self.connection.base_url)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def rows_pipeline() -> Iterator[str]:
+    """A pipeline registered from outside sync_core.pipelines (as a plug-in or the tests' example is)."""
+    from sync_core.engine.registry import register, unregister
+    from sync_core.engine.spec import Pipeline
+
+    spec = register(
+        Pipeline(
+            name="rows-demo",
+            title="rows into a table (a pipeline the command line has never heard of)",
+            connectors={"source": _Rows},
+            strategies=("full", "by-key"),
+            job=lambda ctx: None,  # type: ignore[arg-type,return-value]
+        )
+    )
+    yield spec.name
+    unregister(spec.name)
+
+
+def test_a_registered_pipeline_gets_its_sync_command_and_runs_through_sync_pipeline(
+    rows_pipeline: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import catalog_sync.sync_commands
+    from flows.pipeline_run import sync_pipeline
+
+    with pytest.raises(SystemExit):
+        main(["sync", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "rows-demo rows into a table (a pipeline the command line has never heard of)" in out
+
+    assert main(["sync", rows_pipeline]) == 2  # no default connection: it says which to give
+    assert "give --connection source=NAME" in one_line_error(capsys)
+
+    calls: list[tuple[float, object, dict[str, object]]] = []
+    monkeypatch.setattr(
+        catalog_sync.sync_commands,
+        "run_flow",
+        lambda settings, flow, **params: calls.append((settings.run_lease_wait_s, flow, params)) or 0,
+    )
+    monkeypatch.setenv(
+        "CONNECTIONS", json.dumps([{"name": "rows-a", "provider": "rows", "base_url": "file:///a.csv"}])
+    )
+    argv = ["sync", rows_pipeline, "--connection", "source=rows-a", "--strategy", "by-key", "--dry-run"]
+    assert main([*argv, "--wait", "3"]) == 0
+    assert _Rows.checked[-1] == "file:///a.csv"  # the pre-run check of the chosen connection
+    assert calls == [
+        (
+            3.0,  # --wait: the run's RUN_LEASE_WAIT_S
+            sync_pipeline,
+            {
+                "pipeline": rows_pipeline,
+                "strategy": "by-key",
+                "dry_run": True,
+                "connections": {"source": "rows-a"},
+            },
+        )
+    ]

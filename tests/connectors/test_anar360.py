@@ -12,12 +12,14 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from pydantic import SecretStr
 
 from sync_core import errors
-from sync_core.connectors.anar360 import Anar360
+from sync_core.connectors.anar360 import Anar360, SupplierProduct
+from sync_core.engine.connections import Connection
 from sync_core.engine.ports import Source
 from sync_core.http.client import RequestRecord
-from sync_core.models import PageRequest, RejectedRecord, SupplierProduct
+from sync_core.models import PageRequest, RejectedRecord
 from sync_core.settings import Settings
 
 BASE = "https://api.anar360.test/api/360"
@@ -83,7 +85,7 @@ def source(cfg: Settings, router: respx.MockRouter, audit: ListAudit) -> Any:
 
 
 def test_is_a_source(source: Anar360) -> None:
-    assert isinstance(source, Source) and source.name == "anar360"
+    assert isinstance(source, Source) and source.provider == source.connection.name == "anar360"
 
 
 def test_missing_settings_raise_config_error() -> None:
@@ -145,7 +147,7 @@ def test_contract_page_is_parsed(source: Anar360, router: respx.MockRouter) -> N
     router.get("/products").respond(200, json=fixture("products_page"))
     result = source.fetch_page(PageRequest(number=1, size=25))
     assert result.rejects == [] and result.total == 1234
-    (p,) = result.products
+    (p,) = result.records
     assert p.key == "6650c1f0a1b2c3d4e5f60718" and p.title == "Cotton T-shirt"
     assert p.status == "active" and p.resell_status == "approved" and p.has_active_shipment is True
     assert p.updated_at == datetime(2025, 11, 20, 9, 30, 12, 345000, tzinfo=UTC)
@@ -169,7 +171,7 @@ def test_pages_by_reported_limit(source: Anar360, router: respx.MockRouter) -> N
     seen: list[str] = []
     while request is not None:
         result = source.fetch_page(request)
-        seen += [p.key for p in result.products]
+        seen += [p.key for p in result.records]
         request = result.next
         if request is not None:
             assert request.size == 25
@@ -194,7 +196,7 @@ def test_full_page_without_total_asks_for_more(source: Anar360, router: respx.Mo
 def test_past_last_page_is_empty(source: Anar360, router: respx.MockRouter) -> None:
     router.get("/products").respond(200, json=fixture("products_past_last"))
     result = source.fetch_page(PageRequest(number=51, size=25))
-    assert result.products == [] and result.rejects == [] and result.next is None
+    assert result.records == [] and result.rejects == [] and result.next is None
 
 
 def test_id_or_underscore_id_and_both_attribute_shapes(source: Anar360, router: respx.MockRouter) -> None:
@@ -202,9 +204,9 @@ def test_id_or_underscore_id_and_both_attribute_shapes(source: Anar360, router: 
     listed["variants"][0]["attributes"] = [{"key": "color", "value": "Blue"}, {"key": "size", "value": 42}]
     router.get("/products").respond(200, json=page([product("p1"), listed], total=2, limit=25))
     result = source.fetch_page(PageRequest())
-    assert [p.key for p in result.products] == ["p1", "p2"]
-    assert result.products[0].variants[0].attributes == {"color": "Red", "size": "L"}
-    assert result.products[1].variants[0].attributes == {"color": "Blue", "size": "42"}
+    assert [p.key for p in result.records] == ["p1", "p2"]
+    assert result.records[0].variants[0].attributes == {"color": "Red", "size": "L"}
+    assert result.records[1].variants[0].attributes == {"color": "Blue", "size": "42"}
 
 
 def test_shipments_and_lenient_fields(source: Anar360, router: respx.MockRouter) -> None:
@@ -216,8 +218,8 @@ def test_shipments_and_lenient_fields(source: Anar360, router: respx.MockRouter)
     router.get("/products").respond(200, json=page([no_active, missing, floats], total=3, limit=25))
     result = source.fetch_page(PageRequest())
     assert result.rejects == []
-    assert [p.has_active_shipment for p in result.products] == [False, False, True]
-    v = result.products[2].variants[0]
+    assert [p.has_active_shipment for p in result.records] == [False, False, True]
+    v = result.records[2].variants[0]
     assert (v.price, v.label_price, v.stock) == (1000, 1200, None)
 
 
@@ -243,7 +245,7 @@ def test_bad_record_goes_to_rejects(
         200, json=page([product("good1"), bad, product("good2")], total=3, limit=25)
     )
     result = source.fetch_page(PageRequest())
-    assert [p.key for p in result.products] == ["good1", "good2"]
+    assert [p.key for p in result.records] == ["good1", "good2"]
     (reject,) = result.rejects
     assert isinstance(reject, RejectedRecord)
     assert reject.key == key and reject.reason == "invalid-record" and reject.payload == raw
@@ -253,8 +255,8 @@ def test_bad_record_goes_to_rejects(
 def test_non_object_item_is_rejected(source: Anar360, router: respx.MockRouter) -> None:
     router.get("/products").respond(200, json=page(["oops", product("ok")], total=2, limit=25))
     result = source.fetch_page(PageRequest())
-    assert [p.key for p in result.products] == ["ok"] and result.rejects[0].key is None
-    assert all(isinstance(p, SupplierProduct) for p in result.products)
+    assert [p.key for p in result.records] == ["ok"] and result.rejects[0].key is None
+    assert all(isinstance(p, SupplierProduct) for p in result.records)
 
 
 def test_unexpected_page_shape_is_transient(source: Anar360, router: respx.MockRouter) -> None:
@@ -265,7 +267,7 @@ def test_unexpected_page_shape_is_transient(source: Anar360, router: respx.MockR
 
 def test_403_on_products_is_auth_error(source: Anar360, router: respx.MockRouter) -> None:
     router.get("/products").respond(403, json=fixture("token_refused"))
-    with pytest.raises(errors.AuthError, match=r"refused the token \(error 10010\)"):
+    with pytest.raises(errors.AuthError, match=r"refused the token \(error 10010\); check ANAR360_TOKEN"):
         source.fetch_page(PageRequest())
 
 
@@ -293,3 +295,82 @@ def test_a_total_that_grows_with_every_page_cannot_keep_the_listing_going(
     with pytest.raises(errors.LimitExceeded, match=r"goes on past page 7 \(its total of 4 items at 2 a page"):
         while request is not None:
             request = source.fetch_page(request).next
+
+
+# --- connections ---
+
+OTHER = "https://other.anar360.test/api/360"
+
+
+def other_connection(**changes: Any) -> Connection:
+    values: dict[str, Any] = dict(
+        provider="anar360",
+        name="anar-b",
+        base_url=OTHER,
+        secret=SecretStr("other-Token-987654321"),
+        rate_limit_per_min=100_000,
+        secret_name="ANAR_B_TOKEN",
+    )
+    values.update(changes)
+    return Connection(**values)
+
+
+def test_the_default_connection_comes_from_settings(source: Anar360, cfg: Settings) -> None:
+    assert source.connection == Connection(
+        provider="anar360",
+        name="anar360",
+        base_url=BASE,
+        secret=cfg.anar360_token,
+        rate_limit_per_min=100_000,
+        secret_name="ANAR360_TOKEN",
+    )
+
+
+def test_another_connection_uses_its_own_address_token_and_name(cfg: Settings) -> None:
+    router, audit = respx.MockRouter(base_url=OTHER, assert_all_called=False), ListAudit()
+    route = router.get("/products").respond(403, json=fixture("token_refused"))
+    with (
+        Anar360(cfg, other_connection(), transport=httpx.MockTransport(router.handler), audit=audit) as src,
+        pytest.raises(
+            errors.AuthError, match=r"refused the token \(error 10010\); check ANAR_B_TOKEN"
+        ) as info,
+    ):
+        src.fetch_page(PageRequest())
+    assert route.calls.last.request.headers["Authorization"] == "Bearer other-Token-987654321"
+    assert info.value.provider == "anar-b" and str(info.value).startswith("anar-b: GET /products")
+    assert [r.provider for r in audit.records] == ["anar-b"]  # audit rows are keyed by the connection
+
+
+def test_a_refused_check_names_where_the_token_comes_from(cfg: Settings) -> None:
+    router = respx.MockRouter(base_url=OTHER, assert_all_called=False)
+    router.get("/auth/validate").respond(200, json={"success": False, "error": "10011"})
+    with (
+        Anar360(cfg, other_connection(), transport=httpx.MockTransport(router.handler)) as src,
+        pytest.raises(
+            errors.AuthError, match=r"^anar-b refused the token \(error 10011\).*check ANAR_B_TOKEN$"
+        ),
+    ):
+        src.check()
+
+
+def test_a_connection_of_another_provider_or_without_a_token_is_refused(cfg: Settings) -> None:
+    with pytest.raises(errors.ConfigError, match="'anar-b' is a sazito connection, not a anar360 one"):
+        Anar360(cfg, other_connection(provider="sazito"))
+    with pytest.raises(errors.ConfigError, match="'anar-b' has no credential: set ANAR_B_TOKEN"):
+        Anar360(cfg, other_connection(secret=None))
+    with pytest.raises(errors.ConfigError, match="base URL must be http:// or https://, not file"):
+        Anar360(cfg, other_connection(base_url="file:///tmp/products.json"))
+
+
+def test_a_check_is_reused_per_connection(cfg: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sync_core.connectors.base._checked", {})
+    router = respx.MockRouter(base_url=BASE, assert_all_called=False)
+    route = router.get("/auth/validate").respond(200, json=fixture("validate_ok"))
+    transport = httpx.MockTransport(router.handler)
+    # The same address and token under another name: a connection of its own, checked on its own.
+    twin = other_connection(base_url=BASE, secret=cfg.anar360_token)
+    with Anar360(cfg, transport=transport) as a, Anar360(cfg, twin, transport=transport) as b:
+        for _ in range(2):
+            a.check(reuse_s=60)
+            b.check(reuse_s=60)
+    assert route.call_count == 2

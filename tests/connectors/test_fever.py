@@ -10,6 +10,7 @@ import respx
 
 from sync_core import errors
 from sync_core.connectors.fever import FeverFeed
+from sync_core.engine.connections import Connection
 from sync_core.mapping.fever_events import FeedEvent, parse_feed
 from sync_core.settings import Settings
 from tests.connectors.test_anar360 import ListAudit
@@ -90,3 +91,30 @@ def test_a_missing_file_or_an_unknown_scheme_is_a_config_error(cfg: Settings, tm
 def test_no_url_at_all_names_the_setting() -> None:
     with pytest.raises(errors.ConfigError, match="FEVER_PROVIDER_URL"):
         FeverFeed(Settings(_env_file=None))  # type: ignore[call-arg]
+
+
+def test_a_url_needs_no_setting_and_overrides_the_connections() -> None:
+    bare = Settings(_env_file=None)  # type: ignore[call-arg]
+    with FeverFeed(bare, url=SAMPLE.resolve().as_uri()) as feed, feed.fetch() as answer:
+        assert answer.read() == SAMPLE.read_bytes()
+    assert feed.connection.name == "fever" and feed.connection.base_url == SAMPLE.resolve().as_uri()
+
+
+def test_another_feed_connection_is_fetched_and_audited_under_its_name(cfg: Settings) -> None:
+    other = "https://other-feed.test/events.xml"
+    router, audit = respx.MockRouter(assert_all_called=True), ListAudit()
+    router.get(other).respond(200, content=b"<a/>")
+    connection = Connection(provider="fever", name="fever-b", base_url=other, rate_limit_per_min=100_000)
+    with (
+        FeverFeed(cfg, connection, transport=httpx.MockTransport(router.handler), audit=audit) as feed,
+        feed.fetch() as answer,
+    ):
+        assert answer.read() == b"<a/>"
+    assert [(r.provider, r.url) for r in audit.records] == [("fever-b", other)]
+
+
+def test_a_url_overrides_the_given_connections_address(cfg: Settings) -> None:
+    connection = Connection(provider="fever", name="fever-b", base_url=URL)
+    with FeverFeed(cfg, connection, url=SAMPLE.resolve().as_uri()) as feed, feed.fetch() as answer:
+        assert answer.read() == SAMPLE.read_bytes()
+    assert feed.connection.name == "fever-b"

@@ -9,11 +9,15 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from pydantic import SecretStr
 
 from sync_core import errors
 from sync_core.connectors.sazito import Sazito
-from sync_core.engine.ports import Target
-from sync_core.models import NewProduct, StoreVariant, Write
+from sync_core.engine.connections import Connection
+from sync_core.engine.ports import CatalogueReader, Creator, Replayer, Writer
+from sync_core.errors import RejectedByStore
+from sync_core.http.circuit import MemoryBreakerStore
+from sync_core.models import CatalogueItem, NewProduct, Write
 from sync_core.settings import Settings
 
 BASE = "https://shop.test/api/v1"
@@ -74,7 +78,8 @@ def target(cfg: Settings, router: respx.MockRouter) -> Any:
 
 
 def test_is_a_target(target: Sazito) -> None:
-    assert isinstance(target, Target) and target.name == "sazito"
+    assert all(isinstance(target, port) for port in (Writer, CatalogueReader, Replayer, Creator))
+    assert target.provider == target.connection.name == "sazito"
     assert target.write_kinds == frozenset({"price", "stock"})
 
 
@@ -130,17 +135,17 @@ def test_contract_catalogue_page(target: Sazito, router: respx.MockRouter) -> No
     route = router.get("/products").respond(200, json=fixture("catalogue_page"))
     page = target.read_catalogue_page(0)
     assert route.calls.last.request.url.params["page_number"] == "0"
-    assert page.variants == [
-        StoreVariant(
-            id="456",
-            product_id="123",
+    assert page.items == [
+        CatalogueItem(
+            key="456",
+            product_key="123",
+            sku="6650c1f0a1b2c3d4e5f60719",
             product_name="Cotton T-shirt",
             title="Red / L",
-            sku="6650c1f0a1b2c3d4e5f60719",
-            price=450000,
-            discount_price=None,
-            is_stock_managed=True,
-            stock_number=12,
+            holds={
+                "price": {"price": 450000, "discount_price": None},
+                "stock": {"managed": True, "stock": 12},
+            },
         )
     ]
     assert page.number == 0 and page.total == 57 and page.next is None  # 1 product < reported page_size 100
@@ -157,17 +162,17 @@ def test_catalogue_pages_are_zero_based(target: Sazito, router: respx.MockRouter
 
     router.get("/products").mock(side_effect=serve)
     first = target.read_catalogue_page(0)
-    assert [v.id for v in first.variants] == ["100", "101"] and first.next == 1
+    assert [v.key for v in first.items] == ["100", "101"] and first.next == 1
     second = target.read_catalogue_page(1)
-    assert [v.id for v in second.variants] == ["102"] and second.next is None
-    v = second.variants[0]
-    assert (v.sku, v.price, v.discount_price, v.is_stock_managed, v.stock_number) == (None,) * 5
+    assert [v.key for v in second.items] == ["102"] and second.next is None
+    v = second.items[0]
+    assert (v.sku, v.title, v.holds) == (None, None, {})  # nothing reported: no value held
 
 
 def test_catalogue_past_last_page(target: Sazito, router: respx.MockRouter) -> None:
     router.get("/products").respond(200, json=catalogue([], size=2, number=5))
     page = target.read_catalogue_page(5)
-    assert page.variants == [] and page.next is None
+    assert page.items == [] and page.next is None
 
 
 def test_catalogue_skips_unreadable_variants(target: Sazito, router: respx.MockRouter) -> None:
@@ -178,26 +183,31 @@ def test_catalogue_skips_unreadable_variants(target: Sazito, router: respx.MockR
         ),
     )
     page = target.read_catalogue_page(0)
-    assert [(v.id, v.price) for v in page.variants] == [("7", None)]
+    assert [(v.key, v.holds) for v in page.items] == [("7", {})]  # an unreadable price is not reported
 
 
-def test_current_values(target: Sazito) -> None:
-    managed = StoreVariant(
-        "1", "9", "P", "t", "s", price=100, discount_price=None, is_stock_managed=True, stock_number=3
+def test_catalogue_items_hold_the_values_in_the_write_shapes(
+    target: Sazito, router: respx.MockRouter
+) -> None:
+    variants = [
+        {"id": 1, "title": "t", "sku": "s", "price": 100, "is_stock_managed": True, "stock_number": 3},
+        {"id": 2, "price": 100, "discount_price": 90, "is_stock_managed": False, "stock_number": 40},
+        {"id": 3},
+    ]
+    router.get("/products").respond(
+        200, json=catalogue([{"id": 9, "name": "P", "product_variants": variants}])
     )
-    unmanaged = StoreVariant(
-        "2", "9", "P", "t", "s", price=100, discount_price=90, is_stock_managed=False, stock_number=40
-    )
-    unknown = StoreVariant("3", "9", "P", None, None)
-    assert target.current_values(managed) == {
+    managed, unmanaged, unknown = target.read_catalogue_page(0).items
+    assert managed.holds == {
         "price": {"price": 100, "discount_price": None},
         "stock": {"managed": True, "stock": 3},
     }
-    assert target.current_values(unmanaged) == {
+    assert (managed.key, managed.product_key, managed.product_name, managed.sku) == ("1", "9", "P", "s")
+    assert unmanaged.holds == {
         "price": {"price": 100, "discount_price": 90},
         "stock": {"managed": False, "stock": None},
     }
-    assert target.current_values(unknown) == {}
+    assert unknown.holds == {}
 
 
 @pytest.mark.parametrize("shape", ["bulk_result_wrapped", "bulk_top_level", "bulk_lists_only"])
@@ -206,8 +216,9 @@ def test_three_bulk_answer_shapes(target: Sazito, router: respx.MockRouter, shap
     ok, bad = price(456), price(789)
     outcome = target.apply([ok, bad])
     assert outcome.succeeded == [ok]
-    assert [(w, cls) for w, cls, _ in outcome.failed] == [(bad, "RejectedByStore")]
-    assert "789" in outcome.failed[0][2]
+    assert [(f.write, f.error) for f in outcome.failed] == [(bad, RejectedByStore)]
+    assert "789" in outcome.failed[0].message
+    assert outcome.failed[0].error.__name__ == "RejectedByStore"  # the name failures rows keep
     assert bodies(route) == [
         {
             "variants": [
@@ -259,8 +270,8 @@ def test_envelope_failure_on_http_200_fails_the_chunk(target: Sazito, router: re
     route = router.put("/accounting/bulk-update-price").respond(200, json=fixture("envelope_failure"))
     outcome = target.apply([price(1), price(2)])
     assert outcome.succeeded == [] and route.call_count == 1  # 422 in the body: permanent, not retried
-    assert [cls for _, cls, _ in outcome.failed] == ["InvalidRequest", "InvalidRequest"]
-    assert "discount_price must be lower than price" in outcome.failed[0][2]
+    assert [f.error for f in outcome.failed] == [errors.InvalidRequest, errors.InvalidRequest]
+    assert "discount_price must be lower than price" in outcome.failed[0].message
 
 
 def test_error_code_alone_fails_the_call(target: Sazito, router: respx.MockRouter) -> None:
@@ -287,15 +298,16 @@ def test_chunk_errors_do_not_hide_other_chunks(target: Sazito, router: respx.Moc
     router.put("/accounting/bulk-update-stock").respond(200, json=OK)
     outcome = target.apply([price(1), stock(2)])
     assert outcome.succeeded == [stock(2)]
-    ((write, cls, message),) = outcome.failed
-    assert write == price(1) and cls == "TransientError" and "after 3 attempts" in message
+    (failed,) = outcome.failed
+    assert failed.write == price(1) and failed.error is errors.TransientError
+    assert "after 3 attempts" in failed.message
 
 
 def test_auth_error_per_chunk(target: Sazito, router: respx.MockRouter) -> None:
     router.put("/accounting/bulk-update-price").respond(401, json={"message": "invalid api key"})
     outcome = target.apply([price(1)])
-    assert outcome.failed[0][1] == "AuthError" and "invalid api key" in outcome.failed[0][2]
-    assert KEY not in outcome.failed[0][2]
+    assert outcome.failed[0].error is errors.AuthError and "invalid api key" in outcome.failed[0].message
+    assert KEY not in outcome.failed[0].message
 
 
 def test_malformed_writes_fail_without_a_call(target: Sazito, router: respx.MockRouter) -> None:
@@ -306,13 +318,15 @@ def test_malformed_writes_fail_without_a_call(target: Sazito, router: respx.Mock
         Write("title", "1", "s", {"title": "x"}),
     ]
     outcome = target.apply(bad)
-    assert outcome.succeeded == [] and [cls for _, cls, _ in outcome.failed] == ["InvalidRequest"] * 4
-    assert all("not sent" in message for _, _, message in outcome.failed)
+    assert outcome.succeeded == [] and [f.error for f in outcome.failed] == [errors.InvalidRequest] * 4
+    assert all("not sent" in f.message for f in outcome.failed)
 
 
-@pytest.mark.parametrize(("status", "expected"), [(404, "NotFound"), (422, "InvalidRequest"), (409, None)])
+@pytest.mark.parametrize(
+    ("status", "expected"), [(404, errors.NotFound), (422, errors.InvalidRequest), (409, None)]
+)
 def test_per_variant_statuses(
-    target: Sazito, router: respx.MockRouter, status: int, expected: str | None
+    target: Sazito, router: respx.MockRouter, status: int, expected: type[Exception] | None
 ) -> None:
     router.put("/accounting/update-stock/9").respond(
         status, json={"error": "why", "error_code": 1, "status": status}
@@ -321,7 +335,7 @@ def test_per_variant_statuses(
     if expected is None:
         assert outcome.succeeded == [stock(9, managed=False)] and outcome.failed == []
     else:
-        assert [cls for _, cls, _ in outcome.failed] == [expected]
+        assert [f.error for f in outcome.failed] == [expected]
 
 
 def test_apply_one_price_and_stock(target: Sazito, router: respx.MockRouter) -> None:
@@ -419,3 +433,83 @@ def test_a_catalogue_that_repeats_a_page_is_stopped(target: Sazito, router: resp
         errors.LimitExceeded, match="the catalogue repeats itself: pages 1 and 2 hold the same 2"
     ):
         target.read_catalogue_page(1)
+
+
+def test_bulk_entries_come_from_the_write_values(target: Sazito, router: respx.MockRouter) -> None:
+    prices = router.put("/accounting/bulk-update-price").respond(200, json=OK)
+    stocks = router.put("/accounting/bulk-update-stock").respond(200, json=OK)
+    writes = [
+        Write("price", "5", "s5", {"price": 520000.0, "discount_price": "450000"}),
+        Write("price", "6", "s6", {"price": "1000"}),  # no discount given: sent as null
+        Write("stock", "7", "s7", {"managed": True, "stock": "0"}),
+    ]
+    succeeded = target.apply(writes).succeeded
+    assert sorted(succeeded, key=lambda w: w.target_key) == writes
+    assert bodies(prices) == [
+        {
+            "variants": [
+                {"id": 5, "price": 520000, "discount_price": 450000},
+                {"id": 6, "price": 1000, "discount_price": None},
+            ]
+        }
+    ]
+    assert bodies(stocks) == [{"variants": [{"id": 7, "stock": 0}]}]
+
+
+# --- connections ---
+
+OTHER = "https://store-b.test/api/v1"
+
+
+def store_b(cfg: Settings, router: respx.MockRouter) -> Sazito:
+    connection = Connection(
+        provider="sazito",
+        name="store-b",
+        base_url=OTHER,
+        secret=SecretStr("store-b-Key-555"),
+        rate_limit_per_min=100_000,
+        secret_name="STORE_B_KEY",
+    )
+    return Sazito(cfg, connection, transport=httpx.MockTransport(router.handler), sleep=lambda s: None)
+
+
+def test_another_store_uses_its_own_address_and_key(cfg: Settings) -> None:
+    router = respx.MockRouter(base_url=OTHER, assert_all_called=False)
+    router.get("/products").respond(200, json=fixture("catalogue_page"))
+    bulk = router.put("/accounting/bulk-update-price").respond(200, json=fixture("bulk_top_level"))
+    refused = router.put("/accounting/bulk-update-stock").respond(401, json={"error": "invalid key"})
+    with store_b(cfg, router) as target:
+        outcome = target.apply([price(456), price(789)])
+        with pytest.raises(errors.AuthError, match=r"^store-b refused the key: .*; check STORE_B_KEY$"):
+            target.check()
+    assert bulk.calls.last.request.headers["X-API-KEY"] == "store-b-Key-555"
+    assert refused.calls.last.request.headers["X-API-KEY"] == "store-b-Key-555"
+    assert [f.message for f in outcome.failed] == [
+        "store-b did not update variant 789: listed in failed_variant_ids"
+    ]
+
+
+def test_a_connection_of_another_provider_is_refused(cfg: Settings) -> None:
+    anar = Connection(provider="anar360", name="anar-b", base_url=OTHER, secret=SecretStr("k"))
+    with pytest.raises(errors.ConfigError, match="'anar-b' is a anar360 connection, not a sazito one"):
+        Sazito(cfg, anar)
+
+
+def test_a_failing_store_does_not_open_the_circuit_of_another(cfg: Settings) -> None:
+    settings = cfg.model_copy(update={"circuit_failure_threshold": 2, "http_retries": 0})
+    store, router = MemoryBreakerStore(), respx.MockRouter(assert_all_called=False)
+    router.get(f"{BASE}/products").respond(503)
+    router.get(f"{OTHER}/products").respond(200, json=fixture("catalogue_page"))
+    transport = httpx.MockTransport(router.handler)
+    other = Connection(provider="sazito", name="store-b", base_url=OTHER, secret=SecretStr("k-b"))
+    with (
+        Sazito(settings, transport=transport, breaker_store=store, sleep=lambda s: None) as a,
+        Sazito(settings, other, transport=transport, breaker_store=store, sleep=lambda s: None) as b,
+    ):
+        for _ in range(2):
+            with pytest.raises(errors.TransientError):
+                a.read_catalogue_page(0)
+        with pytest.raises(errors.CircuitOpenError):
+            a.read_catalogue_page(0)
+        assert [item.key for item in b.read_catalogue_page(0).items] == ["456"]
+        assert a.http._bucket is not b.http._bucket

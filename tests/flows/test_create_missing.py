@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flows.sync_products import sync_products
-from sync_core.engine.ledger import count_links
+from sync_core.engine.links import count_links
 from sync_core.sandbox.catalogue import SandboxConfig
 from sync_core.sandbox.server import SandboxHandle
 

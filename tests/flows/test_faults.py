@@ -9,7 +9,7 @@ from flows.sync_products import sync_products
 from sync_core.db import session_scope
 from sync_core.engine.failures import list_failures
 from sync_core.engine.ledger import record_values
-from sync_core.pipelines.anar360_sazito import write_from_payload
+from sync_core.models import Write
 from sync_core.sandbox.catalogue import SandboxConfig
 from sync_core.sandbox.server import SandboxHandle
 from sync_core.sandbox.verify import verify_store
@@ -106,7 +106,7 @@ def test_retry_never_sends_a_write_the_ledger_says_the_store_holds(
         record_values(
             session,
             target="sazito",
-            writes=[write_from_payload(f.payload) for f in pending],
+            writes=[Write.from_payload(f.payload) for f in pending],
             origin="observed",
             run_id=None,
         )

@@ -19,7 +19,7 @@ from sqlmodel import select
 from flows.maintenance import health_report_flow, sync_catalogue
 from flows.sync_products import sync_products
 from sync_core.db import session_scope
-from sync_core.engine.runs import get_run, run_events
+from sync_core.engine.runs import get_run, run_journal
 from sync_core.sandbox.catalogue import SandboxConfig
 from sync_core.sandbox.server import SandboxHandle
 from sync_core.tables import ExternalRequest
@@ -51,7 +51,7 @@ def test_every_request_is_audited_without_secrets(
 def test_runs_leave_events_and_artifacts(sync_env: SandboxHandle, db_url: str) -> None:
     since = datetime.now(UTC)
     summary = sync_products(scope="full")
-    kinds = {e.kind for e in run_events(db_url, run_id=summary["run_id"])}
+    kinds = {e.kind for e in run_journal(db_url, run_id=summary["run_id"])}
     assert {"variant_price_updated", "variant_stock_updated", "item_failed", "skipped"} <= kinds
     run = get_run(db_url, run_id=summary["run_id"])
     assert run is not None and run.flow_run_id

@@ -13,8 +13,7 @@ from catalog_sync.service import create_app
 from flows.sync_events import sync_events
 from sync_core.db import session_scope
 from sync_core.engine.runs import aware
-from sync_core.events_store import event_id
-from sync_core.pipelines.fever_events import EVENTS_PIPELINE
+from sync_core.pipelines.fever_events import EVENTS_PIPELINE, event_id
 from sync_core.sandbox.catalogue import SandboxConfig
 from sync_core.sandbox.fever_oracle import expected_events, invalid_plans
 from sync_core.sandbox.server import SandboxHandle

@@ -8,9 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from catalog_sync.service import create_app
-from sync_core.pipelines.anar360_sazito import PIPELINE
+from sync_core.engine.registry import pipeline
 from sync_core.settings import Settings
 from tests.service import seed
+
+PIPELINE = pipeline("products").name  # the pipeline the `settings` fixture configures
 
 
 def test_healthy_store_answers_200(settings: Settings) -> None:

@@ -6,10 +6,12 @@ import pytest
 import sqlalchemy as sa
 
 from sync_core.db import get_engine
-from sync_core.pipelines.anar360_sazito import PIPELINE
+from sync_core.engine.registry import pipeline
 from sync_core.settings import Settings
 from tests.service import seed
 from tests.service.tcp_proxy import TcpProxy
+
+PIPELINE = pipeline("products").name  # the pipeline the `settings` fixture configures
 
 
 @pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)

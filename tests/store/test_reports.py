@@ -9,7 +9,11 @@ import pytest
 import sqlalchemy as sa
 
 from sync_core.db import session_scope
+from sync_core.engine.run_view import run_view
+from sync_core.engine.runs import COUNTERS, get_run
+from sync_core.health import health_report
 from sync_core.reports import render_run_report, run_report
+from sync_core.settings import Settings
 from sync_core.tables import ExternalRequest, Failure, SyncRun, utcnow
 from tests.store.rows import PIPELINE
 from tests.store.rows import failure_row as failure
@@ -117,3 +121,25 @@ def test_report_of_a_run_still_going_counts_failures_until_now(db_url: str) -> N
 def test_unknown_run(db_url: str) -> None:
     with pytest.raises(LookupError):
         run_report(db_url, run_id=424242)
+
+
+def test_a_run_reads_the_same_in_its_report_and_in_health(db_url: str) -> None:
+    start = utcnow() - timedelta(minutes=30)
+    run_id = add_run(db_url, started=start, finished=start + timedelta(seconds=90), fetched=7, pushed=2)
+    row = get_run(db_url, run_id=run_id)
+    assert row is not None
+    view = run_view(row, now=start + timedelta(minutes=2))
+    assert (view["run_id"], view["duration_s"], view["age_s"], view["fetched"], view["pushed"]) == (
+        run_id,
+        90.0,
+        30,
+        7,
+        2,
+    )
+    assert set(COUNTERS) <= set(view) and datetime.fromisoformat(view["started_at"]).utcoffset() is not None
+    report = run_report(db_url, run_id=run_id)
+    assert {k: report[k] for k in ("pipeline", "scope", "status", "started_at", "duration_s")} == {
+        k: view[k] for k in ("pipeline", "scope", "status", "started_at", "duration_s")
+    }
+    [last] = health_report(Settings(_env_file=None, database_url=db_url))["last_runs"]  # type: ignore[call-arg]
+    assert {k: v for k, v in last.items() if k != "age_s"} == {k: v for k, v in view.items() if k != "age_s"}

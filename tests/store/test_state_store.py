@@ -13,7 +13,8 @@ from sync_core.engine.failures import (
     record_failures,
     resolve,
 )
-from sync_core.engine.ledger import count_links, load_ledger, load_links, record_values, save_links
+from sync_core.engine.ledger import load_ledger, record_values
+from sync_core.engine.links import count_links, load_links, save_links
 from sync_core.engine.runs import add_counts, finish_run, get_cursor, recent_runs, set_cursor, start_run
 from sync_core.models import Write
 from sync_core.tables import utcnow

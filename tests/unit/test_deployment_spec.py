@@ -14,22 +14,25 @@ from prefect.client.schemas.schedules import CronSchedule
 from prefect.flows import load_flow_from_entrypoint
 
 from catalog_sync.cli import main
+from deployments.limits import rate_limits
 from deployments.setup import comparable, deployment_names
 from deployments.spec import (
     CIRCUIT_OPENED_EVENT,
-    INCREMENTAL,
-    RETRY,
     WORK_POOL,
+    automated_deployments,
     automations,
     project_deployments,
     project_pull_steps,
-    rate_limits,
     server_view,
     wanted_view,
 )
+from sync_core.errors import ConfigError
 from sync_core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+# The deployments the products pipeline declares for its automations.
+INCREMENTAL = "sync-products/anar360-sazito-incremental"
+RETRY = "retry-failures/anar360-sazito-retry"
 
 
 def test_every_entrypoint_imports_and_its_parameters_validate_against_the_flow() -> None:
@@ -55,6 +58,7 @@ def test_the_deployments_the_issue_and_the_automations_name_exist() -> None:
     names = deployment_names(ROOT)
     assert len(names) == len(set(names)) == 6
     assert {INCREMENTAL, RETRY, "sync-products/anar360-sazito-full", "sync-events/fever-hourly"} <= set(names)
+    assert set(automated_deployments()) == {INCREMENTAL, RETRY}  # read from the pipelines' declarations
     assert {name.split("/")[0] for name in names} == {
         "sync-products",
         "sync-catalogue",
@@ -76,11 +80,25 @@ def test_rate_limits_decay_at_the_per_minute_budget() -> None:
     }
     assert (limits["anar360-requests"].limit, limits["anar360-requests"].slot_decay_per_second) == (4, 4.0)
     assert (limits["sazito-requests"].limit, limits["sazito-requests"].slot_decay_per_second) == (1, 0.5)
+    # The feed has no request budget of its own: no limit for it.
+    assert list(limits) == ["anar360-requests", "sazito-requests"]
+
+
+def test_a_configured_connection_limits_at_its_own_budget() -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        sazito_base="https://shop.test/api/v1",
+        sazito_key="k3y-sazito",
+        sazito_rate_limit_per_min=600,
+    )
+    limits = {lim.name: lim for lim in rate_limits(settings)}
+    assert (limits["sazito-requests"].limit, limits["sazito-requests"].slot_decay_per_second) == (10, 10.0)
 
 
 def test_without_a_notification_block_only_the_replay_automation_is_wanted() -> None:
     ids = {INCREMENTAL: uuid4(), RETRY: uuid4()}
     (replay,) = automations(Settings(), ids, None)
+    assert replay.name == "catalog-sync: replay failures after a failed product sync"
     assert replay.trigger.expect == {"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}  # type: ignore[union-attr]
     assert replay.trigger.match_related.model_dump() == {  # type: ignore[union-attr]
         "prefect.resource.role": "flow",
@@ -92,6 +110,7 @@ def test_without_a_notification_block_only_the_replay_automation_is_wanted() -> 
 def test_alerts_watch_the_circuit_event_and_the_incremental_deployment() -> None:
     ids, block = {INCREMENTAL: uuid4(), RETRY: uuid4()}, uuid4()
     _, circuit, stale = automations(Settings(stale_sync_alert_s=1800), ids, block)
+    assert stale.name == "catalog-sync: notify when no incremental sync completed"
     assert circuit.trigger.expect == {CIRCUIT_OPENED_EVENT}  # type: ignore[union-attr]
     assert stale.trigger.posture == "Proactive"  # type: ignore[union-attr]
     assert stale.trigger.within == timedelta(minutes=30)  # type: ignore[union-attr]
@@ -99,6 +118,11 @@ def test_alerts_watch_the_circuit_event_and_the_incremental_deployment() -> None
         "prefect.resource.id": f"prefect.deployment.{ids[INCREMENTAL]}"
     }  # type: ignore[union-attr]
     assert all(a.actions[0].block_document_id == block for a in (circuit, stale))  # type: ignore[union-attr]
+
+
+def test_a_declared_deployment_missing_on_the_server_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=f"declares {RETRY} as its retry deployment"):
+        automations(Settings(), {INCREMENTAL: uuid4()}, None)
 
 
 def _as_server_would_store(deployment: dict[str, Any], pull: list[dict[str, Any]]) -> Any:

@@ -11,8 +11,8 @@ import pytest
 
 import tasks.prefect_events
 from flows.artifacts import publish_report
+from sync_core.engine.batch import SyncCounts
 from sync_core.engine.runs import start_run
-from sync_core.pipelines.anar360_sazito import SyncCounts
 from tasks.prefect_events import (
     emit_items_quarantined,
     emit_run_summary,

@@ -82,6 +82,7 @@ def client(
         "anar360",
         BASE,
         settings,
+        rate_limit_per_min=100_000,
         headers={"Authorization": f"Bearer {TOKEN}"},
         transport=httpx.MockTransport(router.handler),
         audit=audit,
@@ -262,7 +263,9 @@ def test_unreachable_base_url_real_socket() -> None:
         port = sock.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
     with (
-        HttpClient("anar360", base, make_settings(http_retries=1), sleep=lambda s: None) as http,
+        HttpClient(
+            "anar360", base, make_settings(http_retries=1), rate_limit_per_min=100_000, sleep=lambda s: None
+        ) as http,
         pytest.raises(errors.TransientError) as info,
     ):
         http.request("GET", "/products")
@@ -332,6 +335,7 @@ def test_a_circuit_belongs_to_one_address_so_a_corrected_url_is_called_at_once(
         "anar360",
         "https://closed.test/v1",
         settings,
+        rate_limit_per_min=100_000,
         transport=httpx.MockTransport(down.handler),
         breaker_store=store,
         sleep=sleeps.append,
@@ -347,6 +351,7 @@ def test_a_circuit_belongs_to_one_address_so_a_corrected_url_is_called_at_once(
         "anar360",
         BASE,
         settings,
+        rate_limit_per_min=100_000,
         transport=httpx.MockTransport(up.handler),
         breaker_store=store,
         sleep=sleeps.append,
@@ -389,6 +394,45 @@ def test_auth_errors_are_counted(router: respx.MockRouter, sleeps: list[float]) 
     assert store.load("anar360", "https://api.test:443").state == "open"
 
 
+def test_two_connections_of_one_provider_keep_their_own_circuit_and_budget(
+    sleeps: list[float], audit: ListAudit
+) -> None:
+    """Two stores of one provider at different addresses: one failing opens its circuit only, and each
+    paces by its own bucket, at its own rate."""
+    store, settings = MemoryBreakerStore(), make_settings(http_retries=0, circuit_failure_threshold=2)
+    router = respx.MockRouter()
+    down = router.get("https://store-a.test/api/v1/p").respond(503)
+    up = router.get("https://store-b.test/api/v1/p").respond(200, json={})
+    transport = httpx.MockTransport(router.handler)
+    wiring: dict[str, Any] = dict(transport=transport, breaker_store=store, audit=audit, sleep=sleeps.append)
+    a = HttpClient("sazito", "https://store-a.test/api/v1", settings, rate_limit_per_min=6_000, **wiring)
+    b = HttpClient("store-b", "https://store-b.test/api/v1", settings, rate_limit_per_min=7_000, **wiring)
+    with a, b:
+        for _ in range(2):
+            with pytest.raises(errors.TransientError):
+                a.request("GET", "/p")
+        with pytest.raises(errors.CircuitOpenError, match="^sazito: GET /p failed"):
+            a.request("GET", "/p")
+        for _ in range(3):
+            assert b.request("GET", "/p").status_code == 200
+        assert (a.breaker.state.state, b.breaker.state.state) == ("open", "closed")
+        assert a._bucket is not b._bucket
+        assert (a._bucket.rate_per_s, b._bucket.rate_per_s) == (100.0, 7_000 / 60)
+    assert (down.call_count, up.call_count) == (2, 3)
+    assert store.load("sazito", "https://store-a.test:443").state == "open"
+    assert store.load("store-b", "https://store-b.test:443").state == "closed"
+    assert {r.provider for r in audit.records} == {"sazito", "store-b"}  # audit rows name the connection
+
+
+def test_clients_of_one_connection_share_its_bucket(router: respx.MockRouter) -> None:
+    one = HttpClient("conn-shared-test", BASE, make_settings(), rate_limit_per_min=1_234)
+    two = HttpClient("conn-shared-test", "https://elsewhere.test", make_settings(), rate_limit_per_min=1_234)
+    other = HttpClient("conn-other-test", BASE, make_settings(), rate_limit_per_min=1_234)
+    with one, two, other:
+        assert one._bucket is two._bucket and one._bucket is not other._bucket
+        assert one._bucket.rate_per_s == 1_234 / 60
+
+
 def test_pacer_called_before_each_attempt(router: respx.MockRouter, sleeps: list[float]) -> None:
     calls: list[int] = []
     router.get("/p").mock(side_effect=[httpx.Response(500), httpx.Response(200)])
@@ -405,6 +449,7 @@ def test_token_bucket_paces_attempts(router: respx.MockRouter, sleeps: list[floa
         "anar360",
         BASE,
         make_settings(),
+        rate_limit_per_min=100_000,
         transport=httpx.MockTransport(router.handler),
         sleep=sleeps.append,
         bucket=bucket,
@@ -549,7 +594,12 @@ def test_retries_stop_at_the_deadline(router: respx.MockRouter, sleeps: list[flo
     route = router.get("/p").mock(side_effect=httpx.ConnectTimeout("slow"))
     settings = make_settings(http_retries=10, http_retry_backoff_ms=100, http_deadline_s=0.3)
     http = HttpClient(
-        "anar360", BASE, settings, transport=httpx.MockTransport(router.handler), sleep=time.sleep
+        "anar360",
+        BASE,
+        settings,
+        rate_limit_per_min=100_000,
+        transport=httpx.MockTransport(router.handler),
+        sleep=time.sleep,
     )
     started = time.monotonic()
     with http, pytest.raises(errors.ConnectorError):

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from sync_core.connectors.anar360 import SupplierProduct, SupplierVariant
 from sync_core.errors import MappingError
 from sync_core.mapping.anar360_sazito import (
     Plausible,
@@ -16,7 +17,6 @@ from sync_core.mapping.anar360_sazito import (
     variant_writes,
 )
 from sync_core.mapping.titles import normalise, title_key
-from sync_core.models import SupplierProduct, SupplierVariant
 
 
 def variant(**kw: object) -> SupplierVariant:

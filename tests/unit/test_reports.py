@@ -8,12 +8,14 @@ import pytest
 
 from sync_core.reports import (
     RequestRow,
+    connection_bases,
     normalise_path,
     percentile,
     render_run_report,
     request_figures,
     slowest_endpoints,
 )
+from sync_core.settings import Settings
 
 SAZITO = "https://shop.example.com/api/v1"
 
@@ -142,3 +144,14 @@ def test_render_run_report_without_requests_or_failures() -> None:
     assert text.splitlines()[0].endswith("(dry run)")
     assert "- p95 request duration: –" in text.splitlines()
     assert text.count("No requests.") == 2 and "No failures." in text
+
+
+def test_connection_bases_are_the_configured_connections() -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        sazito_base=SAZITO,
+        sazito_key="k3y-sazito",
+        anar360_base="https://a.test/api/360",  # no token: not configured, so not shortened
+        connections=[{"name": "store-b", "provider": "sazito", "base_url": "https://b.test/api/v1"}],
+    )
+    assert connection_bases(settings) == {"sazito": SAZITO, "store-b": "https://b.test/api/v1"}

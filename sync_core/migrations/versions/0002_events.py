@@ -1,4 +1,4 @@
-"""events of an events feed (Fever)
+"""events of an events feed
 
 Revision ID: 0002
 Revises: 0001

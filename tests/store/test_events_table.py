@@ -17,12 +17,10 @@ from sqlmodel import SQLModel, select
 
 from sync_core.db import get_engine, session_scope, upgrade
 from sync_core.engine.runs import aware
-from sync_core.events_store import event_id, store_events
 from sync_core.mapping import fever_events
-from sync_core.mapping.fever_events import FeedEvent
-from sync_core.pipelines.fever_events import EVENTS_PIPELINE, store_feed
+from sync_core.pipelines.fever_events import EVENTS_PIPELINE, event_id, store_feed
 from sync_core.tables import Event, Failure, utcnow
-from tests.unit.test_fever_events import base_plan, feed, parse, plan
+from tests.unit.test_fever_events import base_plan, feed, plan
 
 
 def zone(price: str, capacity: int = 10, zone_id: str = "1") -> str:
@@ -246,18 +244,6 @@ def test_a_value_only_postgresql_refuses_is_quarantined_there(
     )
     for secret in ("postgres", "127.0.0.1", "5432", "INSERT", "[SQL"):
         assert secret not in failure.last_error
-
-
-def test_a_batch_is_one_transaction_savepoints_included(db_url: str) -> None:
-    """pysqlite begins lazily: without care, releasing the first SAVEPOINT would commit the batch early."""
-    upgrade(db_url)
-    event, *_ = parse(feed(base_plan(plan("1"))))
-    assert isinstance(event, FeedEvent)
-    with pytest.raises(RuntimeError), session_scope(db_url) as session:
-        counts, refused = store_events(session, [event], now=utcnow())
-        assert (counts.inserted, refused) == (1, [])
-        raise RuntimeError("the batch fails after its events were written")
-    assert events(db_url) == {}
 
 
 def test_batches_are_also_cut_by_their_number_of_zones(db_url: str) -> None:

@@ -1,0 +1,176 @@
+"""One batch of any pipeline: prepare → map (pure) → plan against what the target holds (pure) → apply →
+record. Plain Python over the job and its target; the Prefect tasks in ``tasks/`` wrap it.
+
+Each part of the writes is recorded the moment it lands (its ledger rows, the failures it ends, the failures
+it adds), so a crash later in the batch cannot make a rerun send it again.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sync_core.db import session_scope
+from sync_core.engine.failures import NewFailure, has_open_failures, record_failures, resolve
+from sync_core.engine.job import Job, JournalNote, Mapped, RunContext
+from sync_core.engine.plan import plan_writes
+from sync_core.engine.runs import add_counts, record_journal
+from sync_core.models import SourcePage, Write, WriteOutcome, fingerprint
+
+DIFF_SAMPLE = 20
+ITEM_COUNTERS = ("fetched", "mapped", "pushed", "unchanged", "skipped", "failed")
+
+
+class RunAborted(Exception):
+    """A batch's writes hit an error that makes the rest of the run pointless (circuit open, bad key)."""
+
+
+@dataclass(slots=True)
+class SyncCounts:
+    """What a batch did; the flow sums batches into the run's total."""
+
+    fetched: int = 0
+    mapped: int = 0
+    pushed: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+    created: int = 0  # items the target lacked, created by the pipeline's own step
+    inserted: int = 0  # pushed items the target did not hold before
+    reasons: Counter[str] = field(default_factory=Counter)
+    diffs: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, other: SyncCounts) -> None:
+        for name in (*ITEM_COUNTERS, "created", "inserted"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.reasons.update(other.reasons)
+        self.diffs.extend(other.diffs[: max(DIFF_SAMPLE - len(self.diffs), 0)])
+
+
+def reject_failures(context: str, pages: Sequence[SourcePage]) -> list[NewFailure]:
+    """Failure rows of the records the source could not read."""
+    return [
+        NewFailure(
+            context,
+            r.key or f"unknown:{fingerprint('reject', r.payload)}",
+            r.error_class,
+            r.reason,
+            r.message,
+            r.payload,
+        )
+        for page in pages
+        for r in page.rejects
+    ]
+
+
+def sync_batch(
+    ctx: RunContext, job: Job, pages: Sequence[SourcePage], *, dry_run: bool = False
+) -> SyncCounts:
+    """Prepare, map, plan and apply one batch of pages; record ledger, failures, journal and counters."""
+    url, target = ctx.settings.database_url, job.target
+    rejects = reject_failures(job.map_context, pages)
+    prepared = job.prepare(pages, dry_run=dry_run)
+    mapped = job.map(pages, prepared)
+    counts = SyncCounts(
+        fetched=sum(len(p.records) + len(p.rejects) for p in pages) + mapped.skipped_unread,
+        mapped=mapped.mapped,
+        skipped=mapped.skipped + mapped.skipped_unread,
+        failed=len(rejects) + len(mapped.failures),
+        created=mapped.created,
+    )
+    counts.reasons.update(f"invalid:{f.reason}" for f in rejects)
+    counts.reasons.update(mapped.reasons)
+    known = target.known(mapped.desired)
+    plan = plan_writes(mapped.desired, known)
+    counts.unchanged = len(plan.unchanged)
+    counts.diffs = [
+        {"kind": w.kind, "target": w.target_key, "source": w.source_key, "value": w.value}
+        for w in plan.writes[:DIFF_SAMPLE]
+    ]
+    if dry_run:
+        counts.pushed = len(plan.writes)  # would be pushed
+        return counts
+
+    # Resolving is an UPDATE per part; with no open failure at all (the usual case) it is skipped.
+    resolving = has_open_failures(url, pipeline=ctx.key)
+
+    def record_part(part: WriteOutcome) -> None:
+        with session_scope(url) as session:
+            target.record(session, succeeded=part.succeeded, unchanged=(), run_id=ctx.run_id)
+            for context, keys in target.settled(part.succeeded) if resolving else ():
+                resolve(session, pipeline=ctx.key, context=context, item_keys=keys)
+            record_failures(
+                session,
+                pipeline=ctx.key,
+                failures=[target.failure(f) for f in part.failed],
+                retry_base_s=ctx.settings.failure_retry_base_s,
+            )
+
+    outcome = target.apply(plan.writes, on_outcome=record_part)
+    counts.pushed = len(outcome.succeeded)
+    counts.inserted = sum((w.target_key, w.kind) not in known for w in outcome.succeeded)
+    counts.failed += len(outcome.failed)
+    for failed in outcome.failed:
+        reason = target.failure(failed)
+        counts.reasons[f"{'push' if reason.context.startswith('push:') else 'invalid'}:{reason.reason}"] += 1
+    refused = {target.failure(f).item_key for f in outcome.failed}
+    mapped.clean = [key for key in mapped.clean if key not in refused]  # a refused row stays quarantined
+    _record_batch(ctx, job, mapped, rejects + mapped.failures, plan.unchanged, resolving, outcome, counts)
+    fatal = [f for f in outcome.failed if issubclass(f.error, target.fatal)]
+    if fatal:
+        names = ", ".join(sorted({f.error.__name__ for f in fatal}))
+        raise RunAborted(f"{ctx.pipeline.name} writes stopped: {names} ({fatal[0].message})")
+    return counts
+
+
+def _record_batch(
+    ctx: RunContext,
+    job: Job,
+    mapped: Mapped,
+    failures: list[NewFailure],
+    held: list[Write],
+    resolving: bool,
+    outcome: WriteOutcome,
+    counts: SyncCounts,
+) -> None:
+    """The batch's mapping failures and resolutions, the values it found held, its journal and counters.
+
+    Resolved: the quarantine of every item read right (``mapped.clean``), and the failures of every value the
+    target already holds as the source wants it now (``held``): a replay would send a value no longer wanted.
+    """
+    url, target = ctx.settings.database_url, job.target
+    with session_scope(url) as session:
+        target.record(session, succeeded=(), unchanged=held, run_id=ctx.run_id)
+        if resolving:
+            resolve(session, pipeline=ctx.key, context=job.map_context, item_keys=mapped.clean)
+            for context, keys in target.settled(held):
+                resolve(session, pipeline=ctx.key, context=context, item_keys=keys)
+        record_failures(
+            session, pipeline=ctx.key, failures=failures, retry_base_s=ctx.settings.failure_retry_base_s
+        )
+    notes: list[JournalNote] = []
+    if job.journal_noun:
+        for kind in sorted({w.kind for w in outcome.succeeded}):
+            keys = [w.target_key for w in outcome.succeeded if w.kind == kind]
+            notes.append(
+                (f"{job.journal_noun}_{kind}_updated", None, {"count": len(keys), "variants": keys[:50]})
+            )
+    notes.extend(
+        ("item_failed", f.item_key, {"context": f.context, "reason": f.reason, "error": f.message[:300]})
+        for f in failures
+    )
+    for failed in outcome.failed:
+        row = target.failure(failed)
+        notes.append(
+            (
+                "item_failed",
+                row.item_key,
+                {"context": row.context, "reason": row.reason, "error": row.message[:300]},
+            )
+        )
+    notes.extend(mapped.notes)
+    record_journal(url, run_id=ctx.run_id, pipeline=ctx.key, entries=notes)
+    if ctx.run_id is not None:
+        add_counts(url, run_id=ctx.run_id, **{name: getattr(counts, name) for name in ITEM_COUNTERS})

@@ -1,0 +1,161 @@
+"""Connections: one account at one provider, the unit the engine keys its state by.
+
+A connection is a provider, a name, a base URL and where its credential comes from. Circuit state, pacing,
+audit rows, cursors, links, the ledger and failures belong to a connection, so two stores of one provider
+never share a circuit, a request budget or a ledger.
+
+Each provider's *default connection* is named after the provider and built from its settings (for example
+``<PROVIDER>_BASE`` and its key): what every existing configuration already is. More connections come from
+the ``CONNECTIONS`` setting, a JSON list::
+
+    CONNECTIONS='[{"name": "store-b", "provider": "<provider>", "base_url": "https://b.example/api/v1",
+                   "secret_env": "STORE_B_KEY"}]'
+
+The secret itself is never part of the list: ``secret_env`` names the environment variable that holds it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from sync_core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sync_core.settings import Settings
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
+
+
+class ConnectorClass(Protocol):
+    """What the engine reads off a connector class to build its default connection."""
+
+    provider: str
+    base_setting: str | None  # the setting that holds the default connection's base URL (None: no default)
+    secret_setting: str | None  # the setting that holds its credential (None: it needs none)
+    rate_setting: str | None  # the setting that overrides RATE_LIMIT_PER_MIN for it
+
+
+class ConnectionEntry(BaseModel):
+    """One entry of the CONNECTIONS setting."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=NAME_PATTERN)
+    provider: str = Field(pattern=NAME_PATTERN)
+    base_url: str = Field(pattern=r"^(https?|file)://")
+    secret_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    rate_limit_per_min: int | None = Field(None, ge=1, le=100_000)
+
+    @model_validator(mode="after")
+    def _not_the_default(self) -> ConnectionEntry:
+        # The provider's name is its default connection's: an entry of that name would never be used.
+        if self.name == self.provider:
+            raise ValueError(
+                f"name {self.name!r} is the {self.provider} default connection's; choose another"
+            )
+        return self
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A resolved connection: what a connector is built from."""
+
+    provider: str
+    name: str
+    base_url: str
+    secret: SecretStr | None = None
+    rate_limit_per_min: int = 240
+    secret_name: str | None = None  # the setting or variable the secret came from, for messages
+
+    @property
+    def is_default(self) -> bool:
+        return self.name == self.provider
+
+
+def default_connection(settings: Settings, connector: ConnectorClass) -> Connection:
+    """The provider's default connection, from its settings; ConfigError naming what is missing, or that the
+    provider has none (``base_setting`` None: every connection of it is named in CONNECTIONS)."""
+    if connector.base_setting is None:
+        raise ConfigError(
+            f"{connector.provider} has no default connection: choose one of CONNECTIONS with "
+            "--connection ROLE=NAME"
+        )
+    missing = [
+        name.upper()
+        for name in (connector.base_setting, connector.secret_setting)
+        if name and not getattr(settings, name)
+    ]
+    if missing:
+        raise ConfigError(f"missing setting: {', '.join(missing)} (set it in the environment or .env)")
+    rate = getattr(settings, connector.rate_setting) if connector.rate_setting else None
+    return Connection(
+        provider=connector.provider,
+        name=connector.provider,
+        base_url=getattr(settings, connector.base_setting),
+        secret=getattr(settings, connector.secret_setting) if connector.secret_setting else None,
+        rate_limit_per_min=rate or settings.rate_limit_per_min,
+        secret_name=connector.secret_setting.upper() if connector.secret_setting else None,
+    )
+
+
+def connection(
+    settings: Settings,
+    connector: ConnectorClass,
+    name: str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> Connection:
+    """The connection ``name`` for ``connector`` (its default connection when ``name`` is None or the
+    provider's name); ConfigError naming the cause when it is unknown, of another provider, or unset."""
+    if name is None or name == connector.provider:
+        return default_connection(settings, connector)
+    entries = {entry.name: entry for entry in settings.connections}
+    entry = entries.get(name)
+    if entry is None:
+        known = ", ".join(sorted(entries)) or "none"
+        raise ConfigError(f"no connection named {name!r} (CONNECTIONS holds: {known})")
+    if entry.provider != connector.provider:
+        raise ConfigError(
+            f"connection {name!r} is a {entry.provider} connection; this role needs {connector.provider}"
+        )
+    secret: SecretStr | None = None
+    if connector.secret_setting:
+        if not entry.secret_env:
+            raise ConfigError(f"connection {name!r} needs secret_env: the variable that holds its credential")
+        value = (os.environ if environ is None else environ).get(entry.secret_env, "").strip()
+        if not value:
+            raise ConfigError(f"connection {name!r}: environment variable {entry.secret_env} is not set")
+        secret = SecretStr(value)
+    return Connection(
+        provider=entry.provider,
+        name=entry.name,
+        base_url=entry.base_url.rstrip("/"),
+        secret=secret,
+        rate_limit_per_min=entry.rate_limit_per_min or settings.rate_limit_per_min,
+        secret_name=entry.secret_env if connector.secret_setting else None,
+    )
+
+
+def run_key(pipeline: str, connections: Mapping[str, Connection]) -> str:
+    """What a run's rows, cursors, failures and lease are keyed by: the pipeline's name when it runs on its
+    default connections, else the name followed by the connection of each role, e.g.
+    ``pipeline@target=store-b``."""
+    chosen = [f"{role}={c.name}" for role, c in sorted(connections.items()) if not c.is_default]
+    key = f"{pipeline}@{','.join(chosen)}" if chosen else pipeline
+    if len(key) > 64:
+        raise ConfigError(f"pipeline and connection names are too long together: {key!r} (64 at most)")
+    return key
+
+
+def parse_choice(text: str) -> tuple[str, str]:
+    """``ROLE=NAME`` from the command line; ValueError with a one-line reason."""
+    role, sep, name = text.partition("=")
+    if not sep or not re.fullmatch(NAME_PATTERN, name) or not role:
+        raise ValueError(f"expected ROLE=NAME (e.g. target=store-b), not {text!r}")
+    return role, name

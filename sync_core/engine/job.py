@@ -1,0 +1,135 @@
+"""What the runner asks of a pipeline for one run: a ``Job`` (its steps) and a ``TargetState`` (what the
+target holds and how a batch's outcome is recorded).
+
+The runner (``flows/pipeline_run.py`` over ``sync_core.engine.batch``) does, for every run:
+
+    start = job.start(strategy)                      # checks, window, cursor; I/O
+    for pages in job.fetch(...):                     # read; I/O
+        prepared = job.prepare(pages, dry_run)       # links, creations: the pipeline's own I/O steps
+        mapped = job.map(pages, prepared)            # pure: records → desired writes, failures, clean keys
+        plan = plan_writes(mapped.desired, target.known(...))   # pure
+        outcome = target.apply(plan.writes)          # I/O; each part recorded as it lands
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sync_core.engine.failures import NewFailure
+from sync_core.engine.plan import LedgerKey
+from sync_core.engine.ports import OnOutcome
+from sync_core.models import FailedWrite, PageRequest, SourcePage, Write, WriteOutcome
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from sync_core.engine.batch import SyncCounts
+    from sync_core.engine.connections import Connection
+    from sync_core.engine.spec import Pipeline
+    from sync_core.settings import Settings
+
+JournalNote = tuple[str, str | None, dict[str, Any]]  # (kind, item key, data) of an integration_events row
+
+
+@dataclass
+class RunContext:
+    """One run as its job sees it."""
+
+    settings: Settings
+    pipeline: Pipeline
+    key: str  # what the run's rows, cursors, failures and lease are keyed by (connections.run_key)
+    run_id: int | None
+    connections: dict[str, Connection]
+    connector: Callable[[str], Any]  # role → the run's connector for that role, made on first use
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Start:
+    """How a run starts: its first request, the cursor it moves on success, the steps before its pages."""
+
+    first: PageRequest | None
+    cursor: tuple[str, str] | None = None
+    read_catalogue: bool = False
+
+
+@dataclass
+class Mapped:
+    """A batch's records mapped (pure): the writes wanted, records that did not map, keys read right."""
+
+    desired: list[Write] = field(default_factory=list)
+    failures: list[NewFailure] = field(default_factory=list)
+    clean: list[str] = field(default_factory=list)  # keys read right: their quarantine (``map_context``) ends
+    mapped: int = 0
+    created: int = 0  # items the target lacked, created by the pipeline's own step
+    skipped: int = 0
+    skipped_unread: int = 0  # records the source dropped before they became records (counted fetched too)
+    reasons: Counter[str] = field(default_factory=Counter)
+    notes: list[JournalNote] = field(default_factory=list)
+
+
+class TargetState(Protocol):
+    """What the target holds and how outcomes are recorded: the ledger for a remote store, the table itself
+    for the table target."""
+
+    @property
+    def fatal(self) -> tuple[type[Exception], ...]:
+        """Errors after which going on would only hammer the target."""
+
+    def known(self, writes: Sequence[Write]) -> dict[LedgerKey, str]:
+        """(target key, kind) → fingerprint of the value the target holds, for these writes' items."""
+
+    def apply(self, writes: Sequence[Write], on_outcome: OnOutcome | None = None) -> WriteOutcome: ...
+
+    def record(
+        self, session: Session, *, succeeded: Sequence[Write], unchanged: Sequence[Write], run_id: int | None
+    ) -> None:
+        """Record what now holds, in the caller's transaction."""
+
+    def failure(self, failed: FailedWrite) -> NewFailure:
+        """The failure row of a write that did not land."""
+
+    def settled(self, writes: Sequence[Write]) -> list[tuple[str, list[str]]]:
+        """(context, item keys) of the failures these held values end."""
+
+
+class Job(Protocol):
+    """A pipeline's steps for one run (see the module docstring)."""
+
+    @property
+    def target(self) -> TargetState: ...
+
+    @property
+    def map_context(self) -> str:
+        """The failure context of records that did not map ("map", "parse")."""
+
+    @property
+    def journal_noun(self) -> str | None:
+        """ "variant": a journal entry "variant_<kind>_updated" per batch and kind (None: none)."""
+
+    def start(self, strategy: str) -> Start: ...
+
+    def fetch(self, request: PageRequest) -> list[SourcePage]:
+        """The batch of pages from ``request`` (the last page's ``next`` continues)."""
+
+    def prepare(self, pages: Sequence[SourcePage], *, dry_run: bool) -> Any:
+        """The pipeline's own I/O before mapping (links, creations); its result goes to ``map``."""
+
+    def map(self, pages: Sequence[SourcePage], prepared: Any) -> Mapped:
+        """Pure: records → desired writes, failures and keys read right."""
+
+    def summary(self, total: SyncCounts) -> dict[str, Any]:
+        """Entries the run's summary adds, from the sum of its batches (after the last one)."""
+
+    def close(self) -> None:
+        """Release what ``start`` opened (called however the run ends)."""
+
+
+class CatalogueJob(Job, Protocol):
+    """A job whose target's catalogue can be read back (``Pipeline.catalogue_role``)."""
+
+    def read_catalogue(self, first_page: int) -> tuple[int | None, int]:
+        """Read and record catalogue pages from ``first_page``; (the next page or None, items read)."""

@@ -1,0 +1,106 @@
+"""Item links: source item ↔ target item per pair of connections, how each was made, and the title index
+for the opt-in title matching."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from sync_core.db import session_scope
+from sync_core.engine.ledger import chunks as _chunks
+from sync_core.tables import CatalogueTitle, ItemLink, utcnow
+from sync_core.upsert import upsert
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    target_key: str
+    method: str
+
+
+def load_links(url: str, *, source: str, target: str, source_keys: Iterable[str]) -> dict[str, Link]:
+    """Stored links for the given supplier keys."""
+    keys = sorted(set(source_keys))
+    found: dict[str, Link] = {}
+    with session_scope(url) as session:
+        for chunk in _chunks(keys):
+            rows = session.exec(
+                select(ItemLink.source_key, ItemLink.target_key, ItemLink.method).where(
+                    ItemLink.source == source, ItemLink.target == target, col(ItemLink.source_key).in_(chunk)
+                )
+            )
+            found.update({key: Link(target_key, method) for key, target_key, method in rows})
+    return found
+
+
+def count_links(url: str, *, source: str, target: str) -> int:
+    with session_scope(url) as session:
+        query = (
+            select(sa.func.count())
+            .select_from(ItemLink)
+            .where(ItemLink.source == source, ItemLink.target == target)
+        )
+        return int(session.exec(query).one())
+
+
+def save_links(
+    url: str, *, source: str, target: str, links: Sequence[tuple[str, str, str | None, str]]
+) -> None:
+    """Upsert (source_key, target_key, target_product_key, method) links; a re-seen link keeps its first date."""
+    now = utcnow()
+    rows = [
+        {
+            "source": source,
+            "target": target,
+            "source_key": s,
+            "target_key": t,
+            "target_product_key": p,
+            "method": m,
+            "linked_at": now,
+            "seen_at": now,
+        }
+        for s, t, p, m in links
+    ]
+    with session_scope(url) as session:
+        upsert(
+            session,
+            ItemLink,
+            rows,
+            keys=("source", "target", "source_key"),
+            update=("target_key", "target_product_key", "method", "seen_at"),
+        )
+
+
+def save_titles(url: str, *, target: str, titles: Sequence[tuple[str, str, str | None]]) -> None:
+    """Upsert (title_key, target_key, target_product_key) rows of the title index."""
+    now = utcnow()
+    rows = [
+        {"target": target, "title_key": k, "target_key": t, "target_product_key": p, "seen_at": now}
+        for k, t, p in titles
+    ]
+    with session_scope(url) as session:
+        upsert(
+            session,
+            CatalogueTitle,
+            rows,
+            keys=("target", "title_key"),
+            update=("target_key", "target_product_key", "seen_at"),
+        )
+
+
+def match_titles(url: str, *, target: str, title_keys: Iterable[str]) -> dict[str, str]:
+    """title_key → target_key for the keys the title index knows."""
+    keys = sorted(set(title_keys))
+    found: dict[str, str] = {}
+    with session_scope(url) as session:
+        for chunk in _chunks(keys):
+            rows = session.exec(
+                select(CatalogueTitle.title_key, CatalogueTitle.target_key).where(
+                    CatalogueTitle.target == target, col(CatalogueTitle.title_key).in_(chunk)
+                )
+            )
+            found.update(dict(rows.all()))
+    return found

@@ -1,0 +1,65 @@
+"""A pipeline is a declaration: what it reads and writes (connectors by role), the strategies it runs, which
+failures it can replay, the deployments operators rely on, and the job that does one run's steps.
+
+The command line, the deployments, health, metrics, reports and ``retry-failures`` read these declarations
+through :mod:`sync_core.engine.registry`; none of them names a provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sync_core.engine.job import Job, RunContext
+    from sync_core.settings import Settings
+
+SOURCE, TARGET = "source", "target"
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """One pipeline of the engine (see the module docstring).
+
+    ``connectors`` maps a role ("source", "target") to the connector class that plays it; each connector class
+    names its provider and the settings of its default connection (``sync_core.engine.connections``).
+    ``job`` builds the steps of one run from its context: the engine's runner calls them
+    (``sync_core.engine.job``).
+    """
+
+    name: str
+    title: str  # one line for --help and the health report
+    connectors: Mapping[str, Any]
+    strategies: tuple[str, ...]
+    job: Callable[[RunContext], Job]
+    command: str | None = (
+        None  # `catalog-sync sync <command>`: the name users know (else the pipeline's name)
+    )
+    flow: str = "sync-pipeline"  # the Prefect flow that runs it
+    replayable: tuple[str, ...] = ()  # failure contexts `retry-failures` replays through the target
+    catalogue_role: str | None = None  # role whose catalogue `sync-catalogue` re-reads (a CatalogueReader)
+    # Deployments the automations refer to, by purpose ("incremental", "retry"), as <flow>/<deployment>.
+    deployments: Mapping[str, str] = field(default_factory=dict)
+    # Run parameters that stand for a setting during that run (a feed URL given with --url): param → setting.
+    param_settings: Mapping[str, str] = field(default_factory=dict)
+    # Refuses a run's parameters the pipeline cannot use: ConfigError with a one-line reason.
+    check_params: Callable[[dict[str, Any]], None] | None = None
+
+    @property
+    def default_strategy(self) -> str:
+        return self.strategies[0]
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        """The providers of its connectors, in role order."""
+        return tuple(dict.fromkeys(cls.provider for cls in self.connectors.values()))
+
+    def needs(self) -> tuple[str, ...]:
+        """Every setting its default connections cannot work without."""
+        return tuple(name for cls in self.connectors.values() for name in cls.needs)
+
+    def configured(self, settings: Settings) -> bool:
+        """Whether its default connections have their settings (False when a role has no default)."""
+        defaults = all(getattr(cls, "base_setting", None) for cls in self.connectors.values())
+        return defaults and all(getattr(settings, name) for name in self.needs())

@@ -1,0 +1,37 @@
+"""The pipelines' settings: pricing, linking and creation rules, and the events pipeline's schedule. Part of
+:class:`sync_core.settings.Settings`.
+
+Not a pipeline (it declares no ``PIPELINE``): the registry imports it with the rest of this package and
+passes it by, so it imports nothing beyond pydantic.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings
+
+from sync_core.settings_fields import SETTINGS_CONFIG
+
+
+class PipelineSettings(BaseSettings):
+    """What the pipelines' own rules read."""
+
+    model_config = SETTINGS_CONFIG
+
+    sazito_price_multiplier: Decimal = Field(Decimal(1), gt=0, description="Supplier price × this")
+    sazito_price_markup_percent: Decimal = Field(Decimal(0), ge=-100, description="… then + this percent")
+    sazito_match_by_title: bool = Field(False, description="Link variants by normalised title + attributes")
+    create_missing_products: bool = Field(False, description="Create unlinked supplier products in Sazito")
+    event_sync_schedule: str = Field(
+        "0 * * * *", description="Cron of the sync-events/fever-hourly deployment (applied by `deploy`)"
+    )
+
+    @field_validator("event_sync_schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if len(value.split(" ")) != 5:
+            raise ValueError("must be a cron expression of 5 fields, e.g. '0 * * * *'")
+        return value

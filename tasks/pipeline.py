@@ -1,0 +1,58 @@
+"""The runner's Prefect tasks, the same for every pipeline: start a run, read the target's catalogue, fetch a
+batch of pages, sync a batch. Each calls the run's job (sync_core.engine.job) in this process."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from sync_core.engine.batch import SyncCounts, sync_batch
+from sync_core.engine.job import Start
+from sync_core.models import PageRequest, SourcePage
+from tasks.policy import RETRY_TRANSIENT, batch_cache_key
+from tasks.prefect_events import emit_items_quarantined, quarantined_reasons
+from tasks.runtime import job, resources
+
+
+@task(name="start-run", cache_policy=NO_CACHE, **RETRY_TRANSIENT)
+def start_run(run_id: int, strategy: str) -> Start:
+    """Check the run's connections (reachable, credentials accepted) and work out where it starts."""
+    return job(run_id).start(strategy)
+
+
+@task(name="read-catalogue", cache_policy=NO_CACHE, **RETRY_TRANSIENT)
+def read_catalogue(run_id: int, first_page: int) -> tuple[int | None, int]:
+    """Read a chunk of the target's catalogue from ``first_page`` and record it; (next page or None, items)."""
+    return job(run_id).read_catalogue(first_page)  # type: ignore[attr-defined, no-any-return]
+
+
+@task(name="fetch-pages", cache_policy=NO_CACHE, **RETRY_TRANSIENT)
+def fetch_pages(run_id: int, request: PageRequest) -> list[SourcePage]:
+    """Fetch a batch of source pages from ``request``."""
+    return job(run_id).fetch(request)
+
+
+@task(
+    name="sync-pages",
+    cache_key_fn=batch_cache_key,
+    cache_expiration=timedelta(days=2),
+    persist_result=True,
+    **RETRY_TRANSIENT,
+)
+def sync_pages(run_id: int, pages: list[SourcePage], dry_run: bool) -> SyncCounts:
+    """Map, plan and apply a batch of pages; cached per flow run and batch content, so a retried flow run
+    does not resend a batch that landed."""
+    res = resources(run_id)
+    counts = sync_batch(res.ctx, job(run_id), pages, dry_run=dry_run)
+    if not dry_run:  # a dry run records no failures, so it quarantines nothing
+        emit_items_quarantined(res.ctx.key, run_id, counts.failed, quarantined_reasons(counts))
+    return counts
+
+
+@task(name="finish-run", cache_policy=NO_CACHE)
+def finish_run(run_id: int, total: SyncCounts) -> dict[str, Any]:
+    """What the pipeline adds to the run's summary."""
+    return job(run_id).summary(total)
