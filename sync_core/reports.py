@@ -61,14 +61,12 @@ def percentile(values: Iterable[int], p: int) -> int | None:
 def normalise_path(url: str, base: str | None = None) -> str:
     """The endpoint of a request URL: no scheme, host, query string or ``base`` path; ids become ``{id}``.
 
-    A base that is the whole URL (a feed's address) is not cut: the endpoint would be nothing.
-
     Numeric segments, UUIDs (with or without dashes) and 24-hex object ids count as ids.
     """
     path = urlsplit(url).path
     if base:
         base_path = urlsplit(base).path.rstrip("/")
-        if base_path and path.startswith(base_path + "/"):
+        if base_path and (path == base_path or path.startswith(base_path + "/")):
             path = path[len(base_path) :]
     segments = ["{id}" if _ID_SEGMENT.fullmatch(s) else s for s in path.strip("/").split("/") if s]
     return "/" + "/".join(segments)

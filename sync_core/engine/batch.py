@@ -16,11 +16,11 @@ from sync_core.db import session_scope
 from sync_core.engine.failures import NewFailure, has_open_failures, record_failures, resolve
 from sync_core.engine.job import Job, JournalNote, Mapped, RunContext
 from sync_core.engine.plan import plan_writes
-from sync_core.engine.runs import add_counts, record_journal
+from sync_core.engine.runs import COUNTERS, add_counts, record_journal
 from sync_core.models import SourcePage, Write, WriteOutcome, fingerprint
 
 DIFF_SAMPLE = 20
-ITEM_COUNTERS = ("fetched", "mapped", "pushed", "unchanged", "skipped", "failed")
+ITEM_COUNTERS = tuple(name for name in COUNTERS if name != "requests")  # what a batch counts
 
 
 class RunAborted(Exception):

@@ -12,6 +12,9 @@ grow from ``http_retry_backoff_ms`` with full jitter, or follow Retry-After; non
 
 Bounds: a call (every attempt, wait and the body) ends within its deadline (``http_deadline_s``; a download
 has its own) and an answer is read up to a size bound; past either, LimitExceeded, which nothing retries.
+
+Here: HttpClient and the layer's public names. A call's bookkeeping is in sync_core.http.call, the errors
+an answer or a transport failure means in sync_core.http.translate, the audit trail in sync_core.http.records.
 """
 
 from __future__ import annotations
@@ -21,9 +24,8 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 import httpx
 from tenacity import (
@@ -37,19 +39,20 @@ from tenacity import (
 )
 
 from sync_core import errors
+from sync_core.http.call import Call
 from sync_core.http.circuit import BreakerState, BreakerStore, CircuitBreaker, JournalSink, MemoryBreakerStore
 from sync_core.http.pacing import Pacer, TokenBucket, shared_bucket
-from sync_core.http.redaction import is_secret_name, redact_body, redact_url, scrub
+from sync_core.http.records import AuditSink, RequestRecord, auditor
+from sync_core.http.redaction import is_secret_name, redact_body, redact_url
 from sync_core.http.responses import (
     ReadBounds,
     ResponseReader,
-    connection_reason,
     default_reader,
     error_class,
-    exceeded,
     parse_retry_after,
     read_answer,
 )
+from sync_core.http.translate import deadline_error, response_error, transport_error
 from sync_core.settings import Settings
 
 __all__ = [
@@ -73,56 +76,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """One HTTP attempt, as written to the audit trail (no secrets in any field)."""
-
-    provider: str  # the connection's name (a default connection's is its provider's)
-    method: str
-    url: str
-    status: int | None
-    duration_ms: int
-    attempt: int
-    outcome: str  # success | fail | retry | circuit_open | timeout
-    correlation_id: str
-    error: str | None
-    context: str | None
-    started_at: datetime
-    request_body: str | None = None
-    response_body: str | None = None
-
-
-class AuditSink(Protocol):
-    """Receives every attempt; must be thread-safe."""
-
-    def record(self, rec: RequestRecord) -> None: ...
-
-
-@dataclass(slots=True)
-class _Call:
-    method: str
-    path: str
-    params: dict[str, Any] | None
-    json: Any
-    context: str | None
-    resend_ok: bool
-    correlation_id: str
-    bounds: ReadBounds
-    attempt: int = 0
-    sink: IO[bytes] | None = None  # a download: the 2xx body goes here, streamed, not into memory
-    deadline: float = 0.0  # time.monotonic() by which the call must be done
-
-    def remaining(self) -> float:
-        return self.deadline - time.monotonic()
-
-    def retryable(self, exc: BaseException) -> bool:
-        # A request that never reached the server (connect failure, 429) can be resent even if not idempotent.
-        unsent = isinstance(exc, errors.RateLimited) or isinstance(
-            exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
-        )
-        return isinstance(exc, errors.TransientError) and (self.resend_ok or unsent)
 
 
 class HttpClient:
@@ -212,7 +165,7 @@ class HttpClient:
         method = method.upper()
         resend_ok = idempotent if idempotent is not None else method not in ("POST", "PATCH")
         return self._send(
-            _Call(method, path, params, json, context, resend_ok, uuid.uuid4().hex, self._bounds)
+            Call(method, path, params, json, context, resend_ok, uuid.uuid4().hex, self._bounds)
         )
 
     def download(
@@ -220,10 +173,10 @@ class HttpClient:
     ) -> httpx.Response:
         """GET a large body into ``sink`` as it arrives (rewound and rewritten on a retry), within ``bounds``;
         the same circuit, pacing, retries and audit as any request. Returns the (closed, body-less) response."""
-        call = _Call("GET", path, None, None, context, True, uuid.uuid4().hex, bounds, sink=sink)
+        call = Call("GET", path, None, None, context, True, uuid.uuid4().hex, bounds, sink=sink)
         return self._send(call)
 
-    def _send(self, call: _Call) -> httpx.Response:
+    def _send(self, call: Call) -> httpx.Response:
         """Attempt ``call`` until it succeeds, fails for good, runs out of attempts or of time."""
         call.deadline = time.monotonic() + call.bounds.deadline_s
         retrying = Retrying(
@@ -236,7 +189,7 @@ class HttpClient:
         response: httpx.Response = retrying(self._attempt, call)
         return response
 
-    def _read(self, call: _Call, response: httpx.Response) -> httpx.Response:
+    def _read(self, call: Call, response: httpx.Response) -> httpx.Response:
         """The answer, read within the call's bounds: a 2xx download into its sink, anything else in memory."""
         return read_answer(
             response,
@@ -265,14 +218,22 @@ class HttpClient:
                 status=response.status_code,
             ) from None
 
-    def _attempt(self, call: _Call) -> httpx.Response:
+    def _attempt(self, call: Call) -> httpx.Response:
         call.attempt += 1
         started = datetime.now(UTC)
         timeout = max(0.001, min(self.settings.http_timeout, call.remaining()))
         request = self._client.build_request(
             call.method, call.path, params=call.params, json=call.json, timeout=timeout
         )
-        audit = self._auditor(call, request, started)
+        audit = auditor(
+            call,
+            request,
+            started,
+            sink=self._audit,
+            provider=self.name,
+            settings=self.settings,
+            secrets=self._secrets,
+        )
         try:
             probe = self.breaker.before_call()
         except errors.CircuitOpenError as exc:
@@ -289,17 +250,18 @@ class HttpClient:
         error: errors.ConnectorError | None
         try:
             response = self._read(call, self._client.send(request, stream=True))
-            error = self._response_error(call, response)
+            error = response_error(
+                call,
+                response,
+                provider=self.name,
+                reader=self._reader,
+                secrets=self._secrets,
+                emit=self._emit,
+            )
         except httpx.TransportError as exc:
-            error = self._transport_error(call, request, exc)
+            error = transport_error(call, request, exc, provider=self.name, secrets=self._secrets)
             if call.remaining() <= 0:  # the deadline, not the provider, ended this call
-                what = f"{self.name}: {call.method} {call.path} did not finish within "
-                error = exceeded(
-                    f"{what}{call.bounds.deadline_s:g} s ({error})",
-                    call.bounds.deadline_setting,
-                    provider=self.name,
-                    correlation_id=call.correlation_id,
-                )
+                error = deadline_error(call, error, provider=self.name)
         except errors.LimitExceeded as exc:
             error = exc
         duration_ms = int((time.perf_counter() - t0) * 1000)
@@ -321,53 +283,6 @@ class HttpClient:
         audit("retry" if not final else "timeout" if timed_out else "fail", response, error, duration_ms)
         raise error
 
-    def _response_error(self, call: _Call, response: httpx.Response) -> errors.ConnectorError | None:
-        status, reason = self._reader(response)
-        if response.is_success and 200 <= status < 300:
-            return None
-        http = response.status_code
-        seen = f"HTTP {http}" if status == http else f"HTTP {http}, status {status} in body"
-        message = f"{self.name}: {call.method} {call.path} failed ({seen})"
-        if reason:
-            message += ": " + scrub(" ".join(reason.split())[:160], self._secrets)
-        cls = error_class(status)
-        kwargs: dict[str, Any] = {
-            "provider": self.name,
-            "status": status,
-            "correlation_id": call.correlation_id,
-        }
-        if cls is errors.RateLimited:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            self._emit("rate_limited", {"provider": self.name, "retry_after": retry_after})
-            error: errors.ConnectorError = errors.RateLimited(message, retry_after=retry_after, **kwargs)
-        else:
-            error = cls(message, **kwargs)
-        # The cause keeps the response reachable for a connector that reads the provider's own error code.
-        error.__cause__ = httpx.HTTPStatusError(message, request=response.request, response=response)
-        return error
-
-    def _transport_error(
-        self, call: _Call, request: httpx.Request, exc: httpx.TransportError
-    ) -> errors.ConnectorError:
-        url = request.url
-        origin = f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
-        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-            message = f"{self.name}: cannot reach {origin} ({connection_reason(exc)})"
-        elif isinstance(exc, httpx.TimeoutException):
-            message = (
-                f"{self.name}: {call.method} {call.path} timed out after "
-                f"{request.extensions['timeout']['read']:g}s ({type(exc).__name__})"
-            )
-        else:
-            message = (
-                f"{self.name}: {call.method} {call.path} failed: connection error ({connection_reason(exc)})"
-            )
-        error = errors.TransientError(
-            scrub(message, self._secrets), provider=self.name, correlation_id=call.correlation_id
-        )
-        error.__cause__ = exc
-        return error
-
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         cap = self.settings.http_retry_max_wait_s
@@ -376,46 +291,6 @@ class HttpClient:
             # A little upward jitter so clients told the same Retry-After do not all come back at once.
             return min(cap, remaining, exc.retry_after + random.uniform(0, min(1.0, exc.retry_after * 0.1)))
         return min(remaining, float(self._backoff(state)))
-
-    def _auditor(
-        self, call: _Call, request: httpx.Request, started: datetime
-    ) -> Callable[[str, httpx.Response | None, BaseException | None, int | None], None]:
-        url = scrub(redact_url(str(request.url)), self._secrets)
-
-        def audit(
-            outcome: str,
-            response: httpx.Response | None,
-            error: BaseException | None,
-            duration_ms: int | None,
-        ) -> None:
-            if self._audit is None:
-                return
-            limit = self.settings.audit_body_max_chars if self.settings.audit_bodies else 0
-            rec = RequestRecord(
-                provider=self.name,
-                method=call.method,
-                url=url,
-                status=response.status_code if response is not None else None,
-                duration_ms=duration_ms or 0,
-                attempt=call.attempt,
-                outcome=outcome,
-                correlation_id=call.correlation_id,
-                error=str(error)[:500] if error else None,
-                started_at=started,
-                context=call.context[:128] if call.context else None,  # the audit column is 128 wide
-                request_body=redact_body(request.content, self._secrets, limit) if limit else None,
-                response_body=(
-                    redact_body(response.content, self._secrets, limit)
-                    if limit and response is not None and call.sink is None
-                    else None
-                ),
-            )
-            try:
-                self._audit.record(rec)
-            except Exception:  # an audit outage must not turn a good write into a failure
-                log.exception("%s: audit sink failed", self.name)
-
-        return audit
 
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
         if self._events is None:

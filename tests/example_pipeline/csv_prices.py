@@ -1,7 +1,7 @@
 """csv-prices: a CSV file of prices (sku,name,price) into a table — the example of docs/adding-a-pipeline.md.
 
 Everything a pipeline needs is here: a connector (the source), a table and its target, a job (start, fetch,
-prepare, map, summary) and the declaration, registered at the end. No engine file knows it exists.
+prepare, map, summary) and the declaration, registered by ``install()``. No engine file knows it exists.
 """
 
 from __future__ import annotations
@@ -117,12 +117,15 @@ class PricesJob:
         pass
 
 
-PIPELINE = register(
-    Pipeline(
-        name="csv-prices",
-        title="a CSV file of prices into a table (the example pipeline)",
-        connectors={SOURCE: CsvFile},
-        strategies=("full",),
-        job=PricesJob,
-    )
+PIPELINE = Pipeline(
+    name="csv-prices",
+    title="a CSV file of prices into a table (the example pipeline)",
+    connectors={SOURCE: CsvFile},
+    strategies=("full",),
+    job=PricesJob,
 )
+
+
+def install() -> Pipeline:
+    """Register the example (a plug-in would do this when it is imported or set up)."""
+    return register(PIPELINE)

@@ -204,7 +204,10 @@ def test_credentials_in_the_feed_url_are_used_and_shown_nowhere(
     parameters = asyncio.run(_parameters(flow_run_id))
     for place in (out, err, log, audit, str(parameters)):
         assert "s3cret-pw" not in place
-    assert parameters == {"url": None}  # FEVER_PROVIDER_URL stays in the worker's settings
+    assert parameters == {
+        "url": None,
+        "connections": None,
+    }  # FEVER_PROVIDER_URL stays in the worker's settings
 
 
 async def _parameters(flow_run_id: str | None) -> dict[str, object]:

@@ -14,10 +14,18 @@ from flows.pipeline_run import sync_pipeline
 from sync_core.db import get_engine, session_scope
 from sync_core.engine.context import pinned
 from sync_core.engine.failures import list_failures
-from sync_core.engine.registry import pipelines
+from sync_core.engine.registry import pipelines, unregister
 from sync_core.errors import ConfigError
 from sync_core.settings import Settings, load_settings
-from tests.example_pipeline.csv_prices import PIPELINE, ExampleBase, Price
+from tests.example_pipeline.csv_prices import PIPELINE, ExampleBase, Price, install
+
+
+@pytest.fixture(autouse=True)
+def installed() -> Iterator[None]:
+    """The example is registered for these tests only (the other tests see the built-in pipelines)."""
+    install()
+    yield
+    unregister(PIPELINE.name)
 
 
 @pytest.fixture

@@ -1,0 +1,38 @@
+"""One call's bookkeeping while HttpClient attempts it: what to send, its correlation id, the bounds and
+deadline it must finish within, the attempt count, and whether a failure may be retried."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import IO, Any
+
+import httpx
+
+from sync_core import errors
+from sync_core.http.responses import ReadBounds
+
+
+@dataclass(slots=True)
+class Call:
+    method: str
+    path: str
+    params: dict[str, Any] | None
+    json: Any
+    context: str | None
+    resend_ok: bool
+    correlation_id: str
+    bounds: ReadBounds
+    attempt: int = 0
+    sink: IO[bytes] | None = None  # a download: the 2xx body goes here, streamed, not into memory
+    deadline: float = 0.0  # time.monotonic() by which the call must be done
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def retryable(self, exc: BaseException) -> bool:
+        # A request that never reached the server (connect failure, 429) can be resent even if not idempotent.
+        unsent = isinstance(exc, errors.RateLimited) or isinstance(
+            exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+        )
+        return isinstance(exc, errors.TransientError) and (self.resend_ok or unsent)
