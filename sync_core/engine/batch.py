@@ -85,12 +85,12 @@ def sync_batch(
     known = target.known(mapped.desired)
     plan = plan_writes(mapped.desired, known)
     counts.unchanged = len(plan.unchanged)
-    counts.diffs = [
-        {"kind": w.kind, "target": w.target_key, "source": w.source_key, "value": w.value}
-        for w in plan.writes[:DIFF_SAMPLE]
-    ]
-    if dry_run:
-        counts.pushed = len(plan.writes)  # would be pushed
+    if dry_run:  # what would be pushed, with a sample of it (a real run keeps no values: they can be large)
+        counts.pushed = len(plan.writes)
+        counts.diffs = [
+            {"kind": w.kind, "target": w.target_key, "source": w.source_key, "value": w.value}
+            for w in plan.writes[:DIFF_SAMPLE]
+        ]
         return counts
 
     # Resolving is an UPDATE per part; with no open failure at all (the usual case) it is skipped.
