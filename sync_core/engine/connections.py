@@ -11,7 +11,8 @@ the ``CONNECTIONS`` setting, a JSON list::
     CONNECTIONS='[{"name": "store-b", "provider": "<provider>", "base_url": "https://b.example/api/v1",
                    "secret_env": "STORE_B_KEY"}]'
 
-The secret itself is never part of the list: ``secret_env`` names the environment variable that holds it.
+The secret itself is never part of the list: ``secret_env`` names the environment variable (or ``.env``
+entry) that holds it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from sync_core.errors import ConfigError
@@ -128,7 +130,7 @@ def connection(
     if connector.secret_setting:
         if not entry.secret_env:
             raise ConfigError(f"connection {name!r} needs secret_env: the variable that holds its credential")
-        value = (os.environ if environ is None else environ).get(entry.secret_env, "").strip()
+        value = (_environment() if environ is None else environ).get(entry.secret_env, "").strip()
         if not value:
             raise ConfigError(f"connection {name!r}: environment variable {entry.secret_env} is not set")
         secret = SecretStr(value)
@@ -140,6 +142,12 @@ def connection(
         rate_limit_per_min=entry.rate_limit_per_min or settings.rate_limit_per_min,
         secret_name=entry.secret_env if connector.secret_setting else None,
     )
+
+
+def _environment() -> dict[str, str]:
+    """The process environment over ``.env`` (where settings are read too)."""
+    found = {k: v for k, v in dotenv_values(".env").items() if v is not None}
+    return found | dict(os.environ)
 
 
 def run_key(pipeline: str, connections: Mapping[str, Connection]) -> str:

@@ -221,3 +221,16 @@ def test_a_connectors_needs_are_the_settings_of_its_default_connection() -> None
     assert OnlyListed.needs == ("listed_key",)
     with pytest.raises(ConfigError, match="listed has no default connection"):
         default_connection(settings(), OnlyListed)
+
+
+def test_the_secret_variable_of_a_connection_may_live_in_dot_env(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("STORE_B_KEY", raising=False)
+    (tmp_path / ".env").write_text("STORE_B_KEY=key-from-dot-env\n")
+    store = connection(settings(), Sazito, "store-b")
+    assert store.secret is not None and store.secret.get_secret_value() == "key-from-dot-env"
+    monkeypatch.setenv("STORE_B_KEY", "key-from-the-environment")  # the environment wins, as for settings
+    store = connection(settings(), Sazito, "store-b")
+    assert store.secret is not None and store.secret.get_secret_value() == "key-from-the-environment"
