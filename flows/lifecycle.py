@@ -29,9 +29,9 @@ from prefect.states import Cancelled
 
 from flows.artifacts import publish_run
 from sync_core.db import upgrade
-from sync_core.engine.batch import ITEM_COUNTERS, SyncCounts
 from sync_core.engine.connections import run_key
 from sync_core.engine.context import current_settings
+from sync_core.engine.job import ITEM_COUNTERS, SyncCounts
 from sync_core.engine.lease import LeasedRun, LeaseKeeper, close_leased_run, open_leased_run
 from sync_core.engine.run_view import run_view
 from sync_core.engine.runs import COUNTERS, get_run

@@ -13,7 +13,7 @@ from prefect.utilities.annotations import quote
 
 from flows.artifacts import report_progress, start_progress
 from flows.lifecycle import open_pipeline_run, skipped
-from sync_core.engine.batch import SyncCounts
+from sync_core.engine.job import SyncCounts
 from sync_core.engine.registry import pipeline as find_pipeline
 from sync_core.engine.spec import SOURCE, TARGET
 from sync_core.errors import PipelineBusy

@@ -17,10 +17,9 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsError
 
 from sync_core.connectors.settings import ConnectorSettings
-from sync_core.engine.connections import ConnectionEntry
 from sync_core.errors import ConfigError
 from sync_core.pipelines.settings import PipelineSettings
-from sync_core.settings_fields import PLACEHOLDER_SECRETS, SETTINGS_CONFIG, url
+from sync_core.settings_fields import PLACEHOLDER_SECRETS, SETTINGS_CONFIG, ConnectionEntry, url
 
 __all__ = ["DEFAULT_DATABASE_URL", "PLACEHOLDER_SECRETS", "EngineSettings", "Settings", "load_settings"]
 

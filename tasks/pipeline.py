@@ -9,8 +9,8 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from sync_core.engine.batch import SyncCounts, sync_batch
-from sync_core.engine.job import Start
+from sync_core.engine.batch import sync_batch
+from sync_core.engine.job import Start, SyncCounts
 from sync_core.models import PageRequest, SourcePage
 from tasks.policy import RETRY_TRANSIENT, batch_cache_key
 from tasks.prefect_events import emit_items_quarantined, quarantined_reasons

@@ -17,7 +17,7 @@ from typing import Any
 
 from prefect.events import emit_event
 
-from sync_core.engine.batch import SyncCounts
+from sync_core.engine.job import SyncCounts
 from sync_core.engine.runs import COUNTERS
 
 log = logging.getLogger(__name__)

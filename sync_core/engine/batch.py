@@ -7,46 +7,18 @@ it adds), so a crash later in the batch cannot make a rerun send it again.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 from sync_core.db import session_scope
 from sync_core.engine.failures import NewFailure, has_open_failures, record_failures, resolve
-from sync_core.engine.job import Job, JournalNote, Mapped, RunContext
+from sync_core.engine.job import DIFF_SAMPLE, ITEM_COUNTERS, Job, JournalNote, Mapped, RunContext, SyncCounts
 from sync_core.engine.plan import plan_writes
-from sync_core.engine.runs import COUNTERS, add_counts, record_journal
+from sync_core.engine.runs import add_counts, record_journal
 from sync_core.models import SourcePage, Write, WriteOutcome, fingerprint
-
-DIFF_SAMPLE = 20
-ITEM_COUNTERS = tuple(name for name in COUNTERS if name != "requests")  # what a batch counts
 
 
 class RunAborted(Exception):
     """A batch's writes hit an error that makes the rest of the run pointless (circuit open, bad key)."""
-
-
-@dataclass(slots=True)
-class SyncCounts:
-    """What a batch did; the flow sums batches into the run's total."""
-
-    fetched: int = 0
-    mapped: int = 0
-    pushed: int = 0
-    unchanged: int = 0
-    skipped: int = 0
-    failed: int = 0
-    created: int = 0  # items the target lacked, created by the pipeline's own step
-    inserted: int = 0  # pushed items the target did not hold before
-    reasons: Counter[str] = field(default_factory=Counter)
-    diffs: list[dict[str, Any]] = field(default_factory=list)
-
-    def add(self, other: SyncCounts) -> None:
-        for name in (*ITEM_COUNTERS, "created", "inserted"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.reasons.update(other.reasons)
-        self.diffs.extend(other.diffs[: max(DIFF_SAMPLE - len(self.diffs), 0)])
 
 
 def reject_failures(context: str, pages: Sequence[SourcePage]) -> list[NewFailure]:

@@ -24,14 +24,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import SecretStr
 
 from sync_core.errors import ConfigError
+from sync_core.settings_fields import NAME_PATTERN
 
 if TYPE_CHECKING:
     from sync_core.settings import Settings
-
-NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
 
 
 class ConnectorClass(Protocol):
@@ -41,27 +40,6 @@ class ConnectorClass(Protocol):
     base_setting: str | None  # the setting that holds the default connection's base URL (None: no default)
     secret_setting: str | None  # the setting that holds its credential (None: it needs none)
     rate_setting: str | None  # the setting that overrides RATE_LIMIT_PER_MIN for it
-
-
-class ConnectionEntry(BaseModel):
-    """One entry of the CONNECTIONS setting."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(pattern=NAME_PATTERN)
-    provider: str = Field(pattern=NAME_PATTERN)
-    base_url: str = Field(pattern=r"^(https?|file)://")
-    secret_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    rate_limit_per_min: int | None = Field(None, ge=1, le=100_000)
-
-    @model_validator(mode="after")
-    def _not_the_default(self) -> ConnectionEntry:
-        # The provider's name is its default connection's: an entry of that name would never be used.
-        if self.name == self.provider:
-            raise ValueError(
-                f"name {self.name!r} is the {self.provider} default connection's; choose another"
-            )
-        return self
 
 
 @dataclass(frozen=True)

@@ -21,17 +21,43 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sync_core.engine.failures import NewFailure
 from sync_core.engine.plan import LedgerKey
 from sync_core.engine.ports import OnOutcome
+from sync_core.engine.runs import COUNTERS
 from sync_core.models import FailedWrite, PageRequest, SourcePage, Write, WriteOutcome
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from sync_core.engine.batch import SyncCounts
     from sync_core.engine.connections import Connection
     from sync_core.engine.spec import Pipeline
     from sync_core.settings import Settings
 
-JournalNote = tuple[str, str | None, dict[str, Any]]  # (kind, item key, data) of an integration_events row
+JournalNote = tuple[str, str | None, dict[str, Any]]
+DIFF_SAMPLE = 20
+ITEM_COUNTERS = tuple(
+    name for name in COUNTERS if name != "requests"
+)  # what a batch counts  # (kind, item key, data) of an integration_events row
+
+
+@dataclass(slots=True)
+class SyncCounts:
+    """What a batch did; the flow sums batches into the run's total."""
+
+    fetched: int = 0
+    mapped: int = 0
+    pushed: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+    created: int = 0  # items the target lacked, created by the pipeline's own step
+    inserted: int = 0  # pushed items the target did not hold before
+    reasons: Counter[str] = field(default_factory=Counter)
+    diffs: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, other: SyncCounts) -> None:
+        for name in (*ITEM_COUNTERS, "created", "inserted"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.reasons.update(other.reasons)
+        self.diffs.extend(other.diffs[: max(DIFF_SAMPLE - len(self.diffs), 0)])
 
 
 @dataclass

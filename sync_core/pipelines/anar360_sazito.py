@@ -14,9 +14,8 @@ from typing import Any
 from sync_core.connectors.anar360 import Anar360, SupplierProduct
 from sync_core.connectors.sazito import Sazito
 from sync_core.db import refresh_statistics, session_scope
-from sync_core.engine.batch import SyncCounts
 from sync_core.engine.failures import NewFailure
-from sync_core.engine.job import Mapped, RunContext, Start
+from sync_core.engine.job import Mapped, RunContext, Start, SyncCounts
 from sync_core.engine.ledger import record_values
 from sync_core.engine.links import Link, count_links, load_links, match_titles, save_links
 from sync_core.engine.paging import fetch_numbered

@@ -19,9 +19,9 @@ from decimal import Decimal
 from typing import IO, Any
 
 from sync_core.connectors.fever import FeverFeed, refuse_credentials
-from sync_core.engine.batch import SyncCounts, sync_batch
+from sync_core.engine.batch import sync_batch
 from sync_core.engine.failures import NewFailure
-from sync_core.engine.job import Mapped, RunContext, Start
+from sync_core.engine.job import Mapped, RunContext, Start, SyncCounts
 from sync_core.engine.spec import SOURCE, Pipeline
 from sync_core.mapping.fever_events import PLAUSIBLE_PRICE_MAX, FeedEvent, RejectedPlan, parse_feed
 from sync_core.models import FailedWrite, PageRequest, RejectedRecord, SourcePage, Write

@@ -18,9 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from sync_core.engine.batch import SyncCounts
 from sync_core.engine.connections import Connection
-from sync_core.engine.job import Mapped, RunContext, Start
+from sync_core.engine.job import Mapped, RunContext, Start, SyncCounts
 from sync_core.engine.registry import register
 from sync_core.engine.spec import SOURCE, Pipeline
 from sync_core.errors import ConfigError

@@ -13,7 +13,6 @@ from sync_core.connectors.fever import FeverFeed
 from sync_core.connectors.sazito import Sazito
 from sync_core.engine.connections import (
     Connection,
-    ConnectionEntry,
     connection,
     default_connection,
     parse_choice,
@@ -21,6 +20,7 @@ from sync_core.engine.connections import (
 )
 from sync_core.errors import ConfigError
 from sync_core.settings import Settings
+from sync_core.settings_fields import ConnectionEntry
 
 STORE_B = {
     "name": "store-b",

@@ -11,7 +11,7 @@ import pytest
 
 import tasks.prefect_events
 from flows.artifacts import publish_report
-from sync_core.engine.batch import SyncCounts
+from sync_core.engine.job import SyncCounts
 from sync_core.engine.runs import start_run
 from tasks.prefect_events import (
     emit_items_quarantined,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sync_core.engine.batch import SyncCounts, sync_batch
+from sync_core.engine.batch import sync_batch
 from sync_core.engine.connections import Connection
 from sync_core.engine.failures import list_failures
-from sync_core.engine.job import RunContext
+from sync_core.engine.job import RunContext, SyncCounts
 from sync_core.engine.links import load_links
 from sync_core.engine.target_catalogue import CatalogueCounts, record_catalogue_page
 from sync_core.models import PageRequest, RejectedRecord, SourcePage

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from sync_core.connectors.settings import ConnectorSettings
-from sync_core.engine.connections import ConnectionEntry
 from sync_core.errors import ConfigError
 from sync_core.pipelines.settings import PipelineSettings
 from sync_core.settings import EngineSettings, Settings, load_settings
+from sync_core.settings_fields import ConnectionEntry
 
 ROOT = Path(__file__).resolve().parents[2]
 
