@@ -42,11 +42,7 @@ def run_pipeline(
     with run:
         # Network tasks carry their connection's '<connection>-requests' tag (Prefect tag concurrency limits).
         fetch = fetch_pages.with_options(tags=tags_for(run.id, SOURCE))
-        apply = (
-            sync_pages.with_options(tags=tags_for(run.id, TARGET))
-            if TARGET in spec.connectors
-            else sync_pages
-        )
+        apply = sync_pages.with_options(tags=tags_for(run.id, TARGET))
         start = start_run(run.id, strategy)
         run.result = total = SyncCounts()
         if start.read_catalogue:

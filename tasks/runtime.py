@@ -146,8 +146,10 @@ def resources(run_id: int) -> RunResources:
 
 
 def tags_for(run_id: int, role: str) -> list[str]:
-    """The tag of the tasks that call the run's ``role`` connection: ``<connection>-requests``."""
-    return [f"{resources(run_id).ctx.connections[role].name}-requests"]
+    """The tag of the tasks that call the run's ``role`` connection: ``<connection>-requests`` (none when the
+    pipeline has no such role)."""
+    found = resources(run_id).ctx.connections.get(role)
+    return [f"{found.name}-requests"] if found is not None else []
 
 
 def job(run_id: int) -> Job:
