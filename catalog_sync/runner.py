@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sync_core.errors import ConfigError, SyncError
+from sync_core.errors import SyncError
 
 if TYPE_CHECKING:
     from sync_core.engine.spec import Pipeline
@@ -33,30 +33,13 @@ def preflight(
     credentials accepted where a harmless call exists. Before any flow starts, a mistake is one line, in a
     second (ConfigError, ConnectorError, PersistenceError)."""
     from sync_core.db import upgrade
-    from sync_core.engine.connections import connection
+    from sync_core.engine.connections import pipeline_connections
 
     loaded = read_settings(**(overrides or {}))
-    choices = dict(choices or {})
-    unknown = sorted(set(choices) - set(spec.connectors))
-    if unknown:
-        raise ConfigError(
-            f"{spec.command or spec.name} has no role {unknown[0]!r} (its roles: {', '.join(spec.connectors)})"
-        )
-    roles = tuple(spec.connectors) if roles is None else tuple(roles)
-    connectors = {role: spec.connectors[role] for role in roles}
-    for role, cls in connectors.items():
-        if role not in choices and not getattr(cls, "base_setting", None):
-            raise ConfigError(
-                f"{spec.command or spec.name}: the {role} has no default connection; "
-                f"give --connection {role}=NAME (a connection of CONNECTIONS)"
-            )
-    # Every setting the default connections miss, in one line, before any other check.
-    defaults = [cls for role, cls in connectors.items() if choices.get(role, cls.provider) == cls.provider]
-    loaded.require(*(name for cls in defaults for name in cls.needs))
-    connections = {role: connection(loaded, cls, choices.get(role)) for role, cls in connectors.items()}
+    connections = pipeline_connections(loaded, spec, choices, roles)
     upgrade(loaded.database_url)
-    for role, cls in connectors.items():
-        connector = cls(loaded, connections[role])
+    for role, conn in connections.items():
+        connector = spec.connectors[role](loaded, conn)
         try:
             connector.check()
         finally:

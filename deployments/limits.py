@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sync_core.engine.connections import ConnectorClass, default_connection
+from sync_core.engine.connections import ConnectorClass, default_connection, requests_limit
 from sync_core.engine.registry import pipelines
 from sync_core.errors import ConfigError
 from sync_core.settings import Settings
@@ -32,14 +32,10 @@ def budgeted_connectors() -> list[ConnectorClass]:
     return list(found.values())
 
 
-def limit_name(connection: str) -> str:
-    return f"{connection}-requests"
-
-
 def limit_names() -> list[str]:
     """The names of the limits :func:`rate_limits` describes (their default connections are named after
     their providers)."""
-    return [limit_name(connector.provider) for connector in budgeted_connectors()]
+    return [requests_limit(connector.provider) for connector in budgeted_connectors()]
 
 
 def _per_minute(settings: Settings, connector: ConnectorClass) -> int:
@@ -62,6 +58,6 @@ def rate_limits(settings: Settings) -> list[RateLimit]:
     for connector in budgeted_connectors():
         per_second = _per_minute(settings, connector) / 60
         limits.append(
-            RateLimit(limit_name(connector.provider), max(1, math.ceil(per_second)), round(per_second, 4))
+            RateLimit(requests_limit(connector.provider), max(1, math.ceil(per_second)), round(per_second, 4))
         )
     return limits

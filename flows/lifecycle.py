@@ -29,7 +29,7 @@ from prefect.states import Cancelled
 
 from flows.artifacts import publish_run
 from sync_core.db import upgrade
-from sync_core.engine.connections import run_key
+from sync_core.engine.connections import pipeline_connections, run_key
 from sync_core.engine.context import current_settings
 from sync_core.engine.job import ITEM_COUNTERS, SyncCounts
 from sync_core.engine.lease import LeasedRun, LeaseKeeper, close_leased_run, open_leased_run
@@ -39,7 +39,7 @@ from sync_core.engine.spec import Pipeline
 from sync_core.errors import PipelineBusy
 from sync_core.settings import Settings
 from sync_core.tables import SyncRun
-from tasks.runtime import current_flow_run_id, open_resources, release, resolve_connections
+from tasks.runtime import current_flow_run_id, open_resources, release
 
 
 def _logger() -> logging.Logger | logging.LoggerAdapter[Any]:
@@ -66,7 +66,7 @@ def open_pipeline_run(
         spec.check_params(params)
     given = {setting: params[name] for name, setting in spec.param_settings.items() if params.get(name)}
     settings = settings.model_copy(update=given) if given else settings
-    chosen = resolve_connections(settings, spec, connections)
+    chosen = pipeline_connections(settings, spec, connections)
     key = run_key(spec.name, chosen)
     upgrade(settings.database_url)
     leased = open_leased_run(

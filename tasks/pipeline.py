@@ -4,13 +4,13 @@ batch of pages, sync a batch. Each calls the run's job (sync_core.engine.job) in
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from sync_core.engine.batch import sync_batch
-from sync_core.engine.job import Start, SyncCounts
+from sync_core.engine.job import CatalogueJob, Start, SyncCounts
 from sync_core.models import PageRequest, SourcePage
 from tasks.policy import RETRY_TRANSIENT, batch_cache_key
 from tasks.prefect_events import emit_items_quarantined, quarantined_reasons
@@ -26,7 +26,7 @@ def start_run(run_id: int, strategy: str) -> Start:
 @task(name="read-catalogue", cache_policy=NO_CACHE, **RETRY_TRANSIENT)
 def read_catalogue(run_id: int, first_page: int) -> tuple[int | None, int]:
     """Read a chunk of the target's catalogue from ``first_page`` and record it; (next page or None, items)."""
-    return job(run_id).read_catalogue(first_page)  # type: ignore[attr-defined, no-any-return]
+    return cast(CatalogueJob, job(run_id)).read_catalogue(first_page)
 
 
 @task(name="fetch-pages", cache_policy=NO_CACHE, **RETRY_TRANSIENT)

@@ -16,7 +16,7 @@ from prefect.concurrency.sync import rate_limit
 from prefect.context import get_run_context
 
 from sync_core.engine.audit import DbAuditSink, DbBreakerStore, DbJournalSink
-from sync_core.engine.connections import Connection, connection
+from sync_core.engine.connections import Connection, parse_run_key, pipeline_connections, requests_limit
 from sync_core.engine.context import current_settings
 from sync_core.engine.job import Job, RunContext
 from sync_core.engine.registry import pipeline
@@ -43,27 +43,7 @@ def prefect_pacer(name: str, settings: Settings) -> Callable[[], None] | None:
     """One slot of the Prefect global limit '<connection>-requests' per request, when enabled."""
     if not settings.use_prefect_rate_limits:
         return None
-    return lambda: rate_limit(f"{name}-requests", occupy=1, strict=False)
-
-
-def resolve_connections(
-    settings: Settings, spec: Pipeline, chosen: dict[str, str] | None = None
-) -> dict[str, Connection]:
-    """The connection of each of the pipeline's roles: ``chosen`` (role → connection name), else the
-    default; ConfigError naming an unknown role or connection."""
-    chosen = dict(chosen or {})
-    unknown = sorted(set(chosen) - set(spec.connectors))
-    if unknown:
-        raise ValueError(
-            f"{spec.name} has no role {', '.join(unknown)} (roles: {', '.join(spec.connectors)})"
-        )
-    return {role: connection(settings, cls, chosen.get(role)) for role, cls in spec.connectors.items()}
-
-
-def parse_run_key(key: str) -> tuple[str, dict[str, str]]:
-    """(pipeline, role → connection) of a run key made by sync_core.engine.connections.run_key."""
-    name, _, chosen = key.partition("@")
-    return name, dict(part.split("=", 1) for part in chosen.split(",") if part)
+    return lambda: rate_limit(requests_limit(name), occupy=1, strict=False)
 
 
 @dataclass
@@ -92,13 +72,13 @@ class RunResources:
             ),
         }
 
-    def connector(self, role: str, **options: Any) -> Any:
-        """The run's connector for ``role``, made on first use (``options`` go to its constructor)."""
+    def connector(self, role: str) -> Any:
+        """The run's connector for ``role``, made on first use."""
         with _lock:
             if role not in self._connectors:
                 cls = self.ctx.pipeline.connectors[role]
                 conn = self.ctx.connections[role]
-                self._connectors[role] = cls(self.settings, conn, **options, **self.wiring(conn.name))
+                self._connectors[role] = cls(self.settings, conn, **self.wiring(conn.name))
             return self._connectors[role]
 
     def close(self) -> None:
@@ -120,7 +100,7 @@ def open_resources(
 ) -> RunResources:
     """Make and keep the resources of a run that just opened."""
     res = RunResources(
-        RunContext(settings, spec, key, run_id, connections, lambda role, **o: None, dict(params or {})),
+        RunContext(settings, spec, key, run_id, connections, lambda role: None, dict(params or {})),
         DbAuditSink(settings.database_url, run_id=run_id),
     )
     res.ctx.connector = res.connector
@@ -141,7 +121,7 @@ def resources(run_id: int) -> RunResources:
         raise LookupError(f"run {run_id} is not in the state store")
     name, chosen = parse_run_key(row.pipeline)
     spec = pipeline(name)
-    conns = resolve_connections(settings, spec, chosen)
+    conns = pipeline_connections(settings, spec, chosen)
     return open_resources(settings, spec, run_id=run_id, key=row.pipeline, connections=conns)
 
 
@@ -149,7 +129,7 @@ def tags_for(run_id: int, role: str) -> list[str]:
     """The tag of the tasks that call the run's ``role`` connection: ``<connection>-requests`` (none when the
     pipeline has no such role)."""
     found = resources(run_id).ctx.connections.get(role)
-    return [f"{found.name}-requests"] if found is not None else []
+    return [requests_limit(found.name)] if found is not None else []
 
 
 def job(run_id: int) -> Job:

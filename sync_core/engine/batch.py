@@ -83,13 +83,16 @@ def sync_batch(
     outcome = target.apply(plan.writes, on_outcome=record_part)
     counts.pushed = len(outcome.succeeded)
     counts.inserted = sum((w.target_key, w.kind) not in known for w in outcome.succeeded)
-    counts.failed += len(outcome.failed)
-    for failed in outcome.failed:
-        reason = target.failure(failed)
-        counts.reasons[f"{'push' if reason.context.startswith('push:') else 'invalid'}:{reason.reason}"] += 1
-    refused = {target.failure(f).item_key for f in outcome.failed}
-    mapped.clean = [key for key in mapped.clean if key not in refused]  # a refused row stays quarantined
-    _record_batch(ctx, job, mapped, rejects + mapped.failures, plan.unchanged, resolving, outcome, counts)
+    refused = [target.failure(f) for f in outcome.failed]
+    counts.failed += len(refused)
+    counts.reasons.update(
+        f"{'push' if row.context.startswith('push:') else 'invalid'}:{row.reason}" for row in refused
+    )
+    refused_keys = {row.item_key for row in refused}
+    mapped.clean = [key for key in mapped.clean if key not in refused_keys]  # a refused row stays quarantined
+    _record_batch(
+        ctx, job, mapped, rejects + mapped.failures, refused, plan.unchanged, resolving, outcome, counts
+    )
     fatal = [f for f in outcome.failed if issubclass(f.error, target.fatal)]
     if fatal:
         names = ", ".join(sorted({f.error.__name__ for f in fatal}))
@@ -102,15 +105,17 @@ def _record_batch(
     job: Job,
     mapped: Mapped,
     failures: list[NewFailure],
+    refused: list[NewFailure],
     held: list[Write],
     resolving: bool,
     outcome: WriteOutcome,
     counts: SyncCounts,
 ) -> None:
-    """The batch's mapping failures and resolutions, the values it found held, its journal and counters.
+    """The batch's mapping failures and resolutions, the values it found held, its journal (``refused``: the
+    failures of its writes, recorded as their parts landed) and counters.
 
-    Resolved: the quarantine of every item read right (``mapped.clean``), and the failures of every value the
-    target already holds as the source wants it now (``held``): a replay would send a value no longer wanted.
+        Resolved: the quarantine of every item read right (``mapped.clean``), and the failures of every value the
+        target already holds as the source wants it now (``held``): a replay would send a value no longer wanted.
     """
     url, target = ctx.settings.database_url, job.target
     with session_scope(url) as session:
@@ -131,17 +136,8 @@ def _record_batch(
             )
     notes.extend(
         ("item_failed", f.item_key, {"context": f.context, "reason": f.reason, "error": f.message[:300]})
-        for f in failures
+        for f in failures + refused
     )
-    for failed in outcome.failed:
-        row = target.failure(failed)
-        notes.append(
-            (
-                "item_failed",
-                row.item_key,
-                {"context": row.context, "reason": row.reason, "error": row.message[:300]},
-            )
-        )
     notes.extend(mapped.notes)
     record_journal(url, run_id=ctx.run_id, pipeline=ctx.key, entries=notes)
     if ctx.run_id is not None:

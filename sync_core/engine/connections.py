@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -30,6 +30,7 @@ from sync_core.errors import ConfigError
 from sync_core.settings_fields import NAME_PATTERN
 
 if TYPE_CHECKING:
+    from sync_core.engine.spec import Pipeline
     from sync_core.settings import Settings
 
 
@@ -137,6 +138,45 @@ def run_key(pipeline: str, connections: Mapping[str, Connection]) -> str:
     if len(key) > 64:
         raise ConfigError(f"pipeline and connection names are too long together: {key!r} (64 at most)")
     return key
+
+
+def parse_run_key(key: str) -> tuple[str, dict[str, str]]:
+    """(pipeline, role → connection name) of a key made by :func:`run_key`."""
+    name, _, chosen = key.partition("@")
+    return name, dict(part.split("=", 1) for part in chosen.split(",") if part)
+
+
+def requests_limit(name: str) -> str:
+    """The Prefect limit and task tag of connection ``name``'s requests: ``<connection>-requests``."""
+    return f"{name}-requests"
+
+
+def pipeline_connections(
+    settings: Settings,
+    spec: Pipeline,
+    chosen: Mapping[str, str] | None = None,
+    roles: Sequence[str] | None = None,
+) -> dict[str, Connection]:
+    """The connection of each of ``roles`` (all of the pipeline's when None): ``chosen`` (role → connection
+    name), else the role's default one; ConfigError naming an unknown role, a role with no default and no
+    choice, or every setting the default ones miss."""
+    chosen = dict(chosen or {})
+    unknown = sorted(set(chosen) - set(spec.connectors))
+    if unknown:
+        raise ConfigError(
+            f"{spec.command or spec.name} has no role {unknown[0]!r} (its roles: {', '.join(spec.connectors)})"
+        )
+    wanted = {role: spec.connectors[role] for role in (spec.connectors if roles is None else roles)}
+    for role, cls in wanted.items():
+        if role not in chosen and not cls.base_setting:
+            raise ConfigError(
+                f"{cls.provider} has no default connection: give --connection {role}=NAME "
+                "(a connection of CONNECTIONS)"
+            )
+    # Every setting the default connections miss, in one line.
+    defaults = [cls for role, cls in wanted.items() if chosen.get(role, cls.provider) == cls.provider]
+    settings.require(*(name for cls in defaults for name in cls.needs))
+    return {role: connection(settings, cls, chosen.get(role)) for role, cls in wanted.items()}
 
 
 def parse_choice(text: str) -> tuple[str, str]:

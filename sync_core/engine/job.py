@@ -31,11 +31,9 @@ if TYPE_CHECKING:
     from sync_core.engine.spec import Pipeline
     from sync_core.settings import Settings
 
-JournalNote = tuple[str, str | None, dict[str, Any]]
-DIFF_SAMPLE = 20
-ITEM_COUNTERS = tuple(
-    name for name in COUNTERS if name != "requests"
-)  # what a batch counts  # (kind, item key, data) of an integration_events row
+JournalNote = tuple[str, str | None, dict[str, Any]]  # (kind, item key, data) of an integration_events row
+DIFF_SAMPLE = 20  # writes a dry run shows
+ITEM_COUNTERS = tuple(name for name in COUNTERS if name != "requests")  # what a batch counts
 
 
 @dataclass(slots=True)

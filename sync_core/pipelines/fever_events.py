@@ -221,7 +221,7 @@ def store_feed(
         database_url=url, failure_retry_base_s=retry_base_s, plausible_price_max=max_price
     )
 
-    def no_connector(role: str, **options: Any) -> Any:
+    def no_connector(role: str) -> Any:
         raise LookupError("store_feed reads the stream it is given")
 
     ctx = RunContext(settings, PIPELINE, NAME, None, {}, no_connector)
