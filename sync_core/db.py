@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -19,6 +19,8 @@ from sqlmodel import Session
 from sync_core.errors import ConfigError, PersistenceError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+T = TypeVar("T")
+IN_CHUNK = 500  # keeps IN lists well under SQLite's and PostgreSQL's parameter limits
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -119,3 +121,9 @@ def session_scope(url: str) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def in_chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    """``items`` in slices of IN_CHUNK, one IN list each."""
+    for start in range(0, len(items), IN_CHUNK):
+        yield items[start : start + IN_CHUNK]

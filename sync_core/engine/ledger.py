@@ -6,18 +6,11 @@ from collections.abc import Iterable, Sequence
 
 from sqlmodel import Session, col, select
 
-from sync_core.db import session_scope
+from sync_core.db import in_chunks, session_scope
 from sync_core.engine.plan import LedgerKey
 from sync_core.models import Write
 from sync_core.tables import LedgerEntry, utcnow
 from sync_core.upsert import upsert
-
-_IN_CHUNK = 500  # keeps IN lists well under SQLite's and PostgreSQL's parameter limits
-
-
-def chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), _IN_CHUNK):
-        yield items[start : start + _IN_CHUNK]
 
 
 def load_ledger(url: str, *, target: str, target_keys: Iterable[str]) -> dict[LedgerKey, str]:
@@ -25,7 +18,7 @@ def load_ledger(url: str, *, target: str, target_keys: Iterable[str]) -> dict[Le
     keys = sorted(set(target_keys))
     known: dict[LedgerKey, str] = {}
     with session_scope(url) as session:
-        for chunk in chunks(keys):
+        for chunk in in_chunks(keys):
             rows = session.exec(
                 select(LedgerEntry.target_key, LedgerEntry.kind, LedgerEntry.fingerprint).where(
                     LedgerEntry.target == target, col(LedgerEntry.target_key).in_(chunk)

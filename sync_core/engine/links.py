@@ -9,8 +9,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from sync_core.db import session_scope
-from sync_core.engine.ledger import chunks as _chunks
+from sync_core.db import in_chunks, session_scope
 from sync_core.tables import CatalogueTitle, ItemLink, utcnow
 from sync_core.upsert import upsert
 
@@ -26,7 +25,7 @@ def load_links(url: str, *, source: str, target: str, source_keys: Iterable[str]
     keys = sorted(set(source_keys))
     found: dict[str, Link] = {}
     with session_scope(url) as session:
-        for chunk in _chunks(keys):
+        for chunk in in_chunks(keys):
             rows = session.exec(
                 select(ItemLink.source_key, ItemLink.target_key, ItemLink.method).where(
                     ItemLink.source == source, ItemLink.target == target, col(ItemLink.source_key).in_(chunk)
@@ -96,7 +95,7 @@ def match_titles(url: str, *, target: str, title_keys: Iterable[str]) -> dict[st
     keys = sorted(set(title_keys))
     found: dict[str, str] = {}
     with session_scope(url) as session:
-        for chunk in _chunks(keys):
+        for chunk in in_chunks(keys):
             rows = session.exec(
                 select(CatalogueTitle.title_key, CatalogueTitle.target_key).where(
                     CatalogueTitle.target == target, col(CatalogueTitle.title_key).in_(chunk)

@@ -9,7 +9,7 @@ in halves, each in a SAVEPOINT, until the refused rows are alone.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlmodel import Session, SQLModel
 
-from sync_core.db import session_scope
+from sync_core.db import in_chunks, session_scope
 from sync_core.engine.failures import NewFailure
 from sync_core.engine.plan import LedgerKey
 from sync_core.engine.ports import OnOutcome
@@ -29,7 +29,6 @@ __all__ = ["REFUSALS", "TableTarget", "database_reason"]
 
 # What a database raises for a row it will not hold (too long, out of range, a constraint).
 REFUSALS = (DataError, IntegrityError)
-_IN_CHUNK = 500  # keeps IN lists well under SQLite's and PostgreSQL's parameter limits
 
 Row = dict[str, Any]
 Refusal = tuple[type[Exception], str]  # the error's class, the database's one-line reason
@@ -86,7 +85,7 @@ class TableTarget:
         spelled = {key: write.target_key for key, write in self._latest(writes).items()}
         found: dict[LedgerKey, str] = {}
         with session_scope(self.url) as session:
-            for chunk in _chunks(list(spelled)):
+            for chunk in in_chunks(list(spelled)):
                 query = sa.select(self._key, self._fingerprint).where(self._key.in_(chunk))
                 found.update({(spelled[k], self.kind): f for k, f in session.execute(query) if f is not None})
         return found
@@ -119,7 +118,7 @@ class TableTarget:
         if self._seen is None or not unchanged:
             return
         stamp = self._now()
-        for chunk in _chunks(list(self._latest(unchanged))):
+        for chunk in in_chunks(list(self._latest(unchanged))):
             session.execute(sa.update(self._table).where(self._key.in_(chunk)).values({self._seen: stamp}))
 
     def failure(self, failed: FailedWrite) -> NewFailure:
@@ -208,8 +207,3 @@ def _key_parser(column: sa.Column[Any]) -> Callable[[str], Any]:
     except NotImplementedError:
         return str
     return python_type
-
-
-def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), _IN_CHUNK):
-        yield items[start : start + _IN_CHUNK]
