@@ -8,12 +8,11 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from sync_core.engine.context import current_settings
+from sync_core.engine.job import CHECK_REUSE_S
 from sync_core.engine.replay import replay_due
 from sync_core.health import health_report
 from tasks.policy import RETRY_TRANSIENT
 from tasks.runtime import job, resources
-
-CHECK_REUSE_S = 120.0
 
 
 @task(name="check-connections", cache_policy=NO_CACHE, **RETRY_TRANSIENT)

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 JournalNote = tuple[str, str | None, dict[str, Any]]  # (kind, item key, data) of an integration_events row
 DIFF_SAMPLE = 20  # writes a dry run shows
+# A run's check of a connection reuses a success of this process's this recent (the command line checks just
+# before it starts the flow).
+CHECK_REUSE_S = 120.0
 ITEM_COUNTERS = tuple(name for name in COUNTERS if name != "requests")  # what a batch counts
 
 

@@ -15,7 +15,7 @@ from sync_core.connectors.anar360 import Anar360, SupplierProduct
 from sync_core.connectors.sazito import Sazito
 from sync_core.db import refresh_statistics, session_scope
 from sync_core.engine.failures import NewFailure
-from sync_core.engine.job import Mapped, RunContext, Start, SyncCounts
+from sync_core.engine.job import CHECK_REUSE_S, Mapped, RunContext, Start, SyncCounts
 from sync_core.engine.ledger import record_values
 from sync_core.engine.links import Link, count_links, load_links, match_titles, save_links
 from sync_core.engine.paging import fetch_numbered
@@ -79,7 +79,7 @@ class ProductsJob:
         """Check the supplier and the store, work out the window to fetch and whether the store's catalogue
         must be read first."""
         for role in (SOURCE, TARGET):
-            self.ctx.connector(role).check(reuse_s=120.0)
+            self.ctx.connector(role).check(reuse_s=CHECK_REUSE_S)
         settings, window_start = self.ctx.settings, now_ms()
         window: int | None = None
         if strategy == "incremental":

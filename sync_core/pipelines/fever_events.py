@@ -21,7 +21,7 @@ from typing import IO, Any
 from sync_core.connectors.fever import FeverFeed, refuse_credentials
 from sync_core.engine.batch import sync_batch
 from sync_core.engine.failures import NewFailure
-from sync_core.engine.job import Mapped, RunContext, Start, SyncCounts
+from sync_core.engine.job import CHECK_REUSE_S, Mapped, RunContext, Start, SyncCounts
 from sync_core.engine.spec import SOURCE, Pipeline
 from sync_core.mapping.fever_events import PLAUSIBLE_PRICE_MAX, FeedEvent, RejectedPlan, parse_feed
 from sync_core.models import FailedWrite, PageRequest, RejectedRecord, SourcePage, Write
@@ -124,7 +124,7 @@ class FeedJob:
         """Check the feed answers, download the whole of it (spooled), and start parsing it."""
         if self.stream is None:
             feed = self.ctx.connector(SOURCE)
-            feed.check(reuse_s=120.0)
+            feed.check(reuse_s=CHECK_REUSE_S)
             self.stream = self._open.enter_context(feed.fetch())
         self._items = parse_feed(self.stream, self.stats, max_price=self.ctx.settings.plausible_price_max)
         self._next = next(self._items, None)
