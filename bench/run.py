@@ -1,11 +1,14 @@
 """Benchmark runner: the same fresh sandbox data for each contender, measured side by side.
 
     .venv/bin/python -m bench.run --products 20000 --variants 3 [--latency-ms 20] [--rate-limit 10]
-        [--fault-rate 0.05] [--contenders catalog-sync,plain,dlt] [--db sqlite|postgres] [--scenario full|incremental]
+        [--fault-rate 0.05] [--contenders catalog-sync,plain,dlt] [--db sqlite|postgres|sqlite,postgres]
+        [--scenario full|incremental|noop]
 
 Per run it prints wall seconds, variants/s (linked variants made correct ÷ wall), requests the sandbox received,
 variant values written, writes that changed nothing, the contender's peak RSS, and whether the store ended
-correct (the sandbox's independent oracle of contracts/sazito.md).
+correct (the sandbox's independent oracle of contracts/sazito.md); then the contender's CPU seconds and its
+CPU per variant made correct (cpu_us_per_variant). ``--scenario noop`` measures the fixed cost of a run: after a
+full run and a quiet moment, five incremental runs with nothing to change (the median's wall and CPU).
 """
 
 from __future__ import annotations
@@ -13,13 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import socket
-import subprocess
+import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,130 +28,13 @@ from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+from bench.harness import BIN, prefect_server, process_cpu_s, run_process, sandbox, state_store
+
 CONTENDERS = {
     "catalog-sync": None,  # run through its CLI, below
     "plain": [sys.executable, "-m", "bench.contenders.plain_script"],
     "dlt": [sys.executable, "-m", "bench.contenders.dlt_pipeline"],
 }
-PG_ADMIN_URL = os.environ.get("CATALOG_SYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_http(url: str, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"bench: {what} did not come up at {url} within {timeout:.0f} s")
-
-
-@contextmanager
-def sandbox(args: argparse.Namespace) -> Iterator[tuple[str, int]]:
-    """A fresh sandbox process with the run's knobs; yields its base URL and pid."""
-    port = free_port()
-    command = [
-        str(BIN / "catalog-sync"),
-        "sandbox",
-        "--port",
-        str(port),
-        "--products",
-        str(args.products),
-        "--variants",
-        str(args.variants),
-        "--latency-ms",
-        str(args.latency_ms),
-        "--fault-rate",
-        str(args.fault_rate),
-        "--rate-limit",
-        str(args.rate_limit),
-        "--seed",
-        str(args.seed),
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/_sandbox/knobs", 300, "the sandbox")
-        yield url, process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-@contextmanager
-def prefect_server() -> Iterator[str]:
-    """One Prefect server for all catalog-sync runs, as in production (its start-up is reported apart)."""
-    port = free_port()
-    home = tempfile.mkdtemp(prefix="bench-prefect-")
-    env = {
-        **os.environ,
-        "PREFECT_HOME": home,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home}/prefect.db",
-    }
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    api = f"http://127.0.0.1:{port}/api"
-    try:
-        wait_http(f"{api}/health", 120, "the Prefect server")
-        print(f"prefect server up in {time.perf_counter() - started:.1f} s at {api}", flush=True)
-        yield api
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        shutil.rmtree(home, ignore_errors=True)
-
-
-@contextmanager
-def state_store(kind: str, workdir: Path) -> Iterator[str]:
-    """A new, empty state store: a SQLite file or a throw-away PostgreSQL database."""
-    if kind == "sqlite":
-        yield f"sqlite:///{workdir / 'state.db'}"
-        return
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def run_process(command: list[str], env: dict[str, str], log: Path) -> tuple[int, float, int, float]:
-    """Run a contender; return (exit code, wall s, peak RSS in MB, CPU s) of that process."""
-    started = time.perf_counter()
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    cpu = usage.ru_utime + usage.ru_stime
-    return os.waitstatus_to_exitcode(status), wall, usage.ru_maxrss // 1024, cpu
-
-
-def process_cpu_s(pid: int) -> float:
-    """CPU seconds a live process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -207,34 +90,58 @@ def catalog_sync_env(args: argparse.Namespace, url: str, db_url: str, api: str, 
     }
 
 
-def measure(name: str, args: argparse.Namespace, api: str | None) -> Result:
+NOOP_RUNS = 5
+QUIET_S = 5.0  # after the warm-up: the Prefect server finishes with its events, as a server between runs has
+
+
+def _noop_runs(
+    command: list[str], env: dict[str, str], workdir: Path, extra: dict[str, Any]
+) -> tuple[Any, ...]:
+    """The fixed cost of a run: incremental runs with nothing to change, NOOP_RUNS of them; the median's
+    (exit code, wall, RSS, CPU), every wall in ``extra``."""
+    time.sleep(QUIET_S)
+    runs = [run_process(command, env, workdir / f"noop-{n}.log") for n in range(NOOP_RUNS)]
+    extra["walls_s"] = "/".join(f"{r[1]:.2f}" for r in runs)
+    extra["median_cpu_s"] = round(statistics.median(r[3] for r in runs), 2)
+    return sorted(runs, key=lambda r: r[1])[len(runs) // 2]
+
+
+def measure(name: str, args: argparse.Namespace, api: str | None, db: str) -> Result:
     """One contender against a fresh sandbox (and, for catalog-sync, a fresh state store)."""
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
-    with sandbox(args) as (url, sandbox_pid), state_store(args.db, workdir) as db_url:
+    with sandbox(args) as (url, sandbox_pid), state_store(db, workdir) as db_url:
         control = httpx.Client(base_url=f"{url}/_sandbox", timeout=600)
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"db": db} if name == "catalog-sync" else {}
         if name == "catalog-sync":
             assert api is not None
             env = catalog_sync_env(args, url, db_url, api, workdir)
             command = [str(BIN / "catalog-sync"), "sync", "products"]
-            if args.scenario == "incremental":
+            if args.scenario in ("incremental", "noop"):
                 code, wall, _, _ = run_process([*command, "--full"], env, workdir / "warmup.log")
                 extra["warmup_full_s"] = round(wall, 1)
+            if args.scenario == "incremental":
                 changed = max(1, round(args.products * args.variants * args.change_fraction))
                 control.post("/mutate", json={"variants": changed, "seed": 99}).raise_for_status()
                 extra["changed_variants"] = changed
-            else:
+            elif args.scenario == "full":
                 command.append("--full")
         else:
             env = {**os.environ, **sandbox_env(url)}
             command = CONTENDERS[name]  # type: ignore[assignment]
         control.post("/reset-stats").raise_for_status()
         sandbox_cpu = process_cpu_s(sandbox_pid)
-        code, wall, rss, cpu = run_process(command, env, workdir / "run.log")
-        extra["cpu_s"] = round(cpu, 1)
+        if args.scenario == "noop" and name == "catalog-sync":
+            code, wall, rss, cpu = _noop_runs(command, env, workdir, extra)
+        else:
+            code, wall, rss, cpu = run_process(command, env, workdir / "run.log")
+        extra["cpu_s"] = round(cpu, 2)
         extra["sandbox_cpu_s"] = round(process_cpu_s(sandbox_pid) - sandbox_cpu, 1)
         stats = control.get("/stats").json()
         verify = control.get("/verify").json()
+        if stats["variant_writes"]:  # CPU of the contender's process per variant value it wrote
+            extra["cpu_us_per_write"] = round(cpu * 1e6 / stats["variant_writes"])
+        if verify["correct"]:  # ... and per variant it made correct (the issue's "CPU per variant")
+            extra["cpu_us_per_variant"] = round(cpu * 1e6 / verify["correct"])
         if name == "catalog-sync":
             extra["catalogue_reads"] = sum(
                 n for route, n in stats["requests"].items() if route.startswith("sazito GET")
@@ -270,16 +177,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault-rate", type=float, default=0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--contenders", default="catalog-sync,plain,dlt")
-    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--scenario", choices=["full", "incremental"], default="full")
+    parser.add_argument(
+        "--db",
+        default="sqlite",
+        help="catalog-sync's state store: sqlite, postgres or both (sqlite,postgres)",
+    )
+    parser.add_argument(
+        "--scenario",
+        choices=["full", "incremental", "noop"],
+        default="full",
+        help="noop: after a full run, the fixed cost of a run with nothing to change (median of 5)",
+    )
     parser.add_argument("--change-fraction", type=float, default=0.01, help="incremental: variants changed")
     parser.add_argument("--concurrency", type=int, default=8, help="catalog-sync HTTP_CONCURRENCY")
+    parser.add_argument(
+        "--prefect-db",
+        choices=["sqlite", "postgres"],
+        default="postgres",
+        help="the Prefect server's database",
+    )
     parser.add_argument("--json", type=Path, help="also append the results as JSON lines to this file")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.contenders.split(",") if n.strip()]
     unknown = set(names) - set(CONTENDERS)
     if unknown:
         parser.error(f"unknown contenders: {', '.join(sorted(unknown))}")
+    dbs = [d.strip() for d in args.db.split(",") if d.strip()]
+    if not dbs or set(dbs) - {"sqlite", "postgres"}:
+        parser.error(f"--db takes sqlite, postgres or both, not {args.db!r}")
     print(
         f"bench: {args.products} products x {args.variants} variants, latency {args.latency_ms} ms, "
         f"rate limit {args.rate_limit or 'none'}, fault rate {args.fault_rate}, db {args.db}, "
@@ -287,13 +212,14 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     results: list[Result] = []
-    with prefect_server() if "catalog-sync" in names else _nothing() as api:
+    with prefect_server(args.prefect_db) if "catalog-sync" in names else _nothing() as api:
         for name in names:
-            result = measure(name, args, api)
-            results.append(result)
-            if len(results) == 1:
-                print(HEADER)
-            print(result.row(), flush=True)
+            for db in dbs if name == "catalog-sync" else dbs[:1]:
+                result = measure(name, args, api, db)
+                results.append(result)
+                if len(results) == 1:
+                    print(HEADER)
+                print(result.row(), flush=True)
     if args.json:
         with args.json.open("a") as out:
             for r in results:

@@ -3,8 +3,10 @@ stdout and a one-line verdict on stderr."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from sync_core.errors import SyncError
@@ -14,6 +16,7 @@ if TYPE_CHECKING:
     from sync_core.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_BUSY = 0, 1, 75
+HEARTBEAT_SETTINGS = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
 
 
 def read_settings(**overrides: object) -> Settings:
@@ -47,8 +50,10 @@ def preflight(
     return loaded
 
 
-def print_summary(summary: dict[str, Any], out: Any = sys.stdout) -> None:
-    """Aligned `name  value` lines of a run summary (its times and Prefect id are in `runs` and the UI)."""
+def print_summary(summary: dict[str, Any], out: Any = None) -> None:
+    """Aligned `name  value` lines of a run summary (its times and Prefect id are in `runs` and the UI), on
+    ``out`` (stdout as it is when called)."""
+    out = out or sys.stdout
     skip = {"diffs", "reasons", "replay", "started_at", "finished_at", "flow_run_id"}
     for name, value in summary.items():
         if name not in skip and value is not None:
@@ -67,19 +72,31 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _without_heartbeats() -> AbstractContextManager[Any]:
+    """Prefect joins its flow-heartbeat thread as a run ends, waiting out the thread's one-second sleep: half a
+    second, on average, of every command-line run. A run started here is in this process, and its run lease
+    (renewed while it lives) is what tells a crash; so heartbeats are off here, unless
+    PREFECT_FLOWS_HEARTBEAT_FREQUENCY asks for them. Runs of deployments keep Prefect's default."""
+    if any(name in os.environ for name in HEARTBEAT_SETTINGS):
+        return nullcontext()
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
+
+
 def run_flow(settings: Settings, flow: Callable[..., Any], **params: Any) -> int:
     """Run a flow here with ``settings`` pinned (the preflight's: ``--wait`` is their RUN_LEASE_WAIT_S); its
-    progress goes to stdout, its verdict to stderr in one line (see console.py). A flow that ran several
-    pipelines returns a summary each."""
+    progress goes to stdout (a progress bar to stderr when it is a terminal), its verdict to stderr in one
+    line (see console.py). A flow that ran several pipelines returns a summary each."""
     from prefect.exceptions import CancelledRun
 
-    from catalog_sync.console import prepare_flow_run
+    from catalog_sync.console import prepare_flow_run, showing_progress
     from sync_core.engine.context import pinned
 
     prepare_flow_run(settings.log_file)
     log = f" (full log: {settings.log_file})" if settings.log_file else ""
     try:
-        with pinned(settings):
+        with pinned(settings), _without_heartbeats(), showing_progress():  # the bar ends before the verdict
             returned = flow(**params)
     except CancelledRun as exc:  # the flow returns Cancelled only when another run holds the lease
         print(f"catalog-sync: {first_line(exc)}; try again later, or pass --wait SECONDS", file=sys.stderr)

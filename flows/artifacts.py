@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Any, cast
 from uuid import UUID
 
@@ -17,6 +18,7 @@ from prefect.artifacts import (
 from prefect.exceptions import MissingContextError
 
 from sync_core.engine.context import current_settings
+from sync_core.engine.progress import INTERVAL_S, Clock, Listener, Progress, Snapshot, Throttle
 from sync_core.engine.runs import COUNTERS
 from sync_core.reports import connection_bases, render_run_report, run_report
 from tasks.prefect_events import emit_run_summary
@@ -28,15 +30,30 @@ def artifact_key(*parts: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower())
 
 
-def start_progress(pipeline: str) -> UUID:
+def start_progress(
+    pipeline: str, *, interval_s: float = INTERVAL_S, clock: Clock = time.monotonic
+) -> Progress:
+    """The run's progress tracker, shown as the progress artifact ``<pipeline>-progress``: moved at most once
+    every ``interval_s`` (so every batch of pages or every 2 s, whichever is less often) and always at its
+    end (100% when the run's pages all went through)."""
     key = artifact_key(pipeline, "progress")
     # Called from a flow's own (synchronous) code: the id itself, not a coroutine.
-    return cast(UUID, create_progress_artifact(0.0, key=key, description=f"{pipeline}: pages done"))
+    artifact_id = cast(UUID, create_progress_artifact(0.0, key=key, description=f"{pipeline}: pages done"))
+    return Progress(pipeline, listeners=[progress_artifact(artifact_id, interval_s, clock)], clock=clock)
 
 
-def report_progress(artifact_id: UUID, done: int, total: int | None) -> None:
-    if total:
-        update_progress_artifact(artifact_id, min(100.0, 100.0 * done / total))
+def progress_artifact(
+    artifact_id: UUID, interval_s: float = INTERVAL_S, clock: Clock = time.monotonic
+) -> Listener:
+    """A progress listener moving the artifact ``artifact_id``, throttled, once its percentage is known."""
+    throttle = Throttle(interval_s, clock)
+
+    def show(snapshot: Snapshot) -> None:
+        fraction = snapshot.fraction
+        if fraction is not None and throttle.due(final=snapshot.finished):
+            update_progress_artifact(artifact_id, round(100.0 * fraction, 1))
+
+    return show
 
 
 def publish_summary(summary: dict[str, Any]) -> None:

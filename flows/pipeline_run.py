@@ -11,7 +11,7 @@ from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import State
 from prefect.utilities.annotations import quote
 
-from flows.artifacts import report_progress, start_progress
+from flows.artifacts import start_progress
 from flows.lifecycle import open_pipeline_run, skipped
 from sync_core.engine.job import SyncCounts
 from sync_core.engine.registry import pipeline as find_pipeline
@@ -51,9 +51,9 @@ def run_pipeline(
             while next_page is not None:
                 next_page, seen = read(run.id, next_page)
                 logger.info("target catalogue: %s items read (next page %s)", seen, next_page)
+        # The tracker moves the progress artifact, and the command line's bar when one listens.
         progress = start_progress(run.pipeline)
         pending = fetch.submit(run.id, start.first) if start.first is not None else None
-        done = 0
         while pending is not None:
             pages = pending.result()
             last = pages[-1]
@@ -61,9 +61,13 @@ def run_pipeline(
             pending = fetch.submit(run.id, last.next) if last.next else None
             # quote(): Prefect would otherwise walk every record looking for futures (seconds per batch).
             total.add(apply(run.id, quote(pages), dry_run))  # type: ignore[call-overload]
-            done += len(pages)
             expected = -(-last.total // (last.request.size or 1)) if last.total else None
-            report_progress(progress, done, expected)
+            done = progress.advance(
+                len(pages),
+                items=sum(len(page.records) + len(page.rejects) for page in pages),
+                expected_pages=expected,
+                expected_items=last.total,
+            ).pages
             logger.info(
                 "pages %s%s: pushed %s, unchanged %s, skipped %s, failed %s",
                 done,
@@ -73,6 +77,7 @@ def run_pipeline(
                 total.skipped,
                 total.failed,
             )
+        progress.finish()  # 100%; a run stopped by an exception leaves it where it got to
         run.extra.update(finish_run(run.id, total))
         if start.cursor is not None:
             run.move_cursor_on_success(*start.cursor)

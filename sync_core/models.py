@@ -124,7 +124,12 @@ class NewProduct:
     variants: tuple[tuple[str, dict[str, Any]], ...]  # (source variant key, {kind: value})
 
 
+# One encoder for every fingerprint (json.dumps with options builds a new one per call). Its output must never
+# change: the ledger keeps fingerprints across versions, and a new spelling would resend every value once.
+_FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def fingerprint(kind: str, value: dict[str, Any]) -> str:
     """Stable short hash of an aspect value: equal values, equal fingerprints."""
-    raw = json.dumps([kind, value], sort_keys=True, separators=(",", ":"), default=str)
+    raw = _FINGERPRINT_JSON.encode([kind, value])
     return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()

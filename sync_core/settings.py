@@ -9,10 +9,12 @@ build ``Settings(...)`` in tests).
 from __future__ import annotations
 
 import json
+import os
 import re
 from decimal import Decimal
 from typing import Annotated, Any
 
+from dotenv import dotenv_values
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsError
 
@@ -57,7 +59,13 @@ class EngineSettings(BaseSettings):
         240, ge=1, le=100_000, description="Default request budget per connection, a minute"
     )
     use_prefect_rate_limits: bool = Field(
-        False, description="Also take a slot of the Prefect global limit '<provider>-requests' per request"
+        "auto",  # resolved by _auto_prefect_rate_limits
+        validate_default=True,
+        description=(
+            "Share each connection's request budget between processes through the Prefect global limit "
+            "'<connection>-requests' (slots taken in blocks): true, false, or auto = on when PREFECT_API_URL "
+            "is set (a Prefect server is configured; Prefect's temporary server is not)"
+        ),
     )
 
     circuit_failure_threshold: int = Field(5, ge=1, le=1000, description="Failures in the window that open")
@@ -132,6 +140,19 @@ class EngineSettings(BaseSettings):
         if repeated:
             raise ValueError(f"connection names must be unique; repeated: {', '.join(repeated)}")
         return value
+
+    @field_validator("use_prefect_rate_limits", mode="before")
+    @classmethod
+    def _auto_prefect_rate_limits(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        word = value.strip().lower()
+        if word == "auto":  # where Prefect itself reads PREFECT_API_URL: the environment, then .env
+            configured = os.environ.get("PREFECT_API_URL") or dotenv_values(".env").get("PREFECT_API_URL")
+            return bool((configured or "").strip())
+        if word not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            raise ValueError("must be true, false or auto")
+        return word
 
     @field_validator("database_url")
     @classmethod

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from prefect.concurrency.sync import rate_limit
 from prefect.context import get_run_context
 
 from sync_core.engine.audit import DbAuditSink, DbBreakerStore, DbJournalSink
@@ -24,6 +23,7 @@ from sync_core.engine.runs import get_run
 from sync_core.engine.spec import Pipeline
 from sync_core.settings import Settings
 from tasks.prefect_events import forward_to_prefect
+from tasks.shared_budget import shared_budget
 
 _lock = threading.RLock()
 _runs: dict[int, RunResources] = {}
@@ -39,11 +39,14 @@ def current_flow_run_id() -> str | None:
     return str(getattr(run, "id", run)) if run else None
 
 
-def prefect_pacer(name: str, settings: Settings) -> Callable[[], None] | None:
-    """One slot of the Prefect global limit '<connection>-requests' per request, when enabled."""
+def prefect_pacer(name: str, settings: Settings, per_min: int | None = None) -> Callable[[], None] | None:
+    """When USE_PREFECT_RATE_LIMITS is on, the connection's share of its Prefect global limit
+    '<connection>-requests' (:mod:`tasks.shared_budget`: slots taken a block at a time, one per request;
+    the limit is made at ``per_min``, else RATE_LIMIT_PER_MIN, when missing). One per connection and
+    process, so every client of the connection in the process shares its blocks."""
     if not settings.use_prefect_rate_limits:
         return None
-    return lambda: rate_limit(requests_limit(name), occupy=1, strict=False)
+    return shared_budget(name, per_min or settings.rate_limit_per_min)
 
 
 @dataclass
@@ -63,10 +66,11 @@ class RunResources:
     def wiring(self, name: str) -> dict[str, Any]:
         """Audit, shared circuit state, pacing and journal for a connector of connection ``name``."""
         url = self.settings.database_url
+        per_min = next((c.rate_limit_per_min for c in self.ctx.connections.values() if c.name == name), None)
         return {
             "audit": self.audit,
             "breaker_store": DbBreakerStore(url),
-            "pacer": prefect_pacer(name, self.settings),
+            "pacer": prefect_pacer(name, self.settings, per_min),
             "events": DbJournalSink(
                 url, run_id=self.ctx.run_id, pipeline=self.ctx.key, forward=forward_to_prefect
             ),

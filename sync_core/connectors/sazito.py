@@ -23,6 +23,7 @@ from sync_core.connectors.base import HttpConnector, Wiring
 from sync_core.connectors.sazito_wire import (
     BULK_MAX,
     BULK_PATHS,
+    READABLE_PRODUCTS,
     CatalogueAnswer,
     ProductAnswer,
     StoreVariant,
@@ -33,6 +34,7 @@ from sync_core.connectors.sazito_wire import (
     new_variant,
     reader,
     single_call,
+    store_variant,
 )
 from sync_core.engine.connections import Connection
 from sync_core.engine.paging import PageWalk
@@ -103,7 +105,7 @@ class Sazito(HttpConnector):
                 provider=self.connection.name,
                 status=200,
             ) from None
-        items = [catalogue_item(v) for p in page.products for v in self._store_variants(p)]
+        items = [catalogue_item(v) for v in self._page_variants(page.products)]
         limit = page.page_size if page.page_size and page.page_size > 0 else size
         keys = sorted(str(p.get("id")) for p in page.products)
         self._catalogue.record(number + 1, keys, total=page.total_count, size=limit)
@@ -186,6 +188,15 @@ class Sazito(HttpConnector):
         }
         return {key: by_sku[key] for key, _ in product.variants if key in by_sku}
 
+    def _page_variants(self, products: list[dict[str, Any]]) -> list[StoreVariant]:
+        """Every readable variant of a page: the whole page in one validation, product by product only when
+        something in it cannot be read (so one bad variant skips itself, not its page)."""
+        try:
+            readable = READABLE_PRODUCTS.validate_python(products)
+        except ValidationError:
+            return [v for raw in products for v in self._store_variants(raw)]
+        return [store_variant(p.id, p.name, v) for p in readable for v in p.product_variants]
+
     def _store_variants(self, raw: dict[str, Any]) -> list[StoreVariant]:
         try:
             product = ProductAnswer.model_validate(raw)
@@ -201,19 +212,7 @@ class Sazito(HttpConnector):
                     "%s: variant without a usable id in product %s skipped", self.connection.name, product.id
                 )
                 continue
-            variants.append(
-                StoreVariant(
-                    id=v.id,
-                    product_id=product.id,
-                    product_name=product.name or "",
-                    title=v.title,
-                    sku=v.sku,
-                    price=v.price,
-                    discount_price=v.discount_price,
-                    is_stock_managed=v.is_stock_managed,
-                    stock_number=v.stock_number,
-                )
-            )
+            variants.append(store_variant(product.id, product.name, v))
         return variants
 
     def _bulk(self, kind: str, chunk: list[tuple[Write, dict[str, Any]]], context: str) -> WriteOutcome:

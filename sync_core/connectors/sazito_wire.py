@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import httpx
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
 from sync_core import errors
 from sync_core.models import CatalogueItem, Write
@@ -97,6 +97,33 @@ class ProductAnswer(BaseModel):
     id: Text
     name: str | None = None
     product_variants: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ReadableProduct(BaseModel):
+    """A product whose variants all read (the usual page): one validation for the product and its variants."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: Text
+    name: str | None = None
+    product_variants: list[VariantAnswer] = Field(default_factory=list)
+
+
+READABLE_PRODUCTS = TypeAdapter(list[ReadableProduct])
+
+
+def store_variant(product_id: str, product_name: str | None, v: VariantAnswer) -> StoreVariant:
+    return StoreVariant(
+        id=v.id,
+        product_id=product_id,
+        product_name=product_name or "",
+        title=v.title,
+        sku=v.sku,
+        price=v.price,
+        discount_price=v.discount_price,
+        is_stock_managed=v.is_stock_managed,
+        stock_number=v.stock_number,
+    )
 
 
 class CatalogueAnswer(BaseModel):

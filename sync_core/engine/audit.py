@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import select
 
 from sync_core.db import session_scope
@@ -14,7 +13,9 @@ from sync_core.engine.runs import record_journal
 from sync_core.http.circuit import BreakerState, circuit_name
 from sync_core.http.client import RequestRecord
 from sync_core.tables import CircuitBreakerRow, ExternalRequest, utcnow
-from sync_core.upsert import upsert
+from sync_core.upsert import insert_rows, upsert
+
+RECORD_FIELDS = tuple(f.name for f in fields(RequestRecord))
 
 
 class DbAuditSink:
@@ -27,7 +28,7 @@ class DbAuditSink:
         self.requests = 0
 
     def record(self, rec: RequestRecord) -> None:
-        row = asdict(rec)
+        row = {name: getattr(rec, name) for name in RECORD_FIELDS}  # shallow: asdict deep-copies each value
         row["run_id"] = self._run_id
         with self._lock:
             self._buffer.append(row)
@@ -47,7 +48,7 @@ class DbAuditSink:
     def _write(self, batch: list[dict[str, Any]]) -> None:
         if batch:
             with session_scope(self._url) as session:
-                session.execute(sa.insert(ExternalRequest), batch)
+                insert_rows(session, ExternalRequest, batch)
 
 
 class DbJournalSink:

@@ -1,8 +1,9 @@
 """One batch of any pipeline: prepare → map (pure) → plan against what the target holds (pure) → apply →
 record. Plain Python over the job and its target; the Prefect tasks in ``tasks/`` wrap it.
 
-Each part of the writes is recorded the moment it lands (its ledger rows, the failures it ends, the failures
-it adds), so a crash later in the batch cannot make a rerun send it again.
+Each part of the writes is recorded as it lands (its ledger rows, the failures it ends, the failures it adds),
+in groups a fraction of a second apart (engine.recorder), so a crash later in the batch cannot make a rerun
+send it again.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sync_core.db import session_scope
 from sync_core.engine.failures import NewFailure, has_open_failures, record_failures, resolve
 from sync_core.engine.job import DIFF_SAMPLE, ITEM_COUNTERS, Job, JournalNote, Mapped, RunContext, SyncCounts
 from sync_core.engine.plan import plan_writes
+from sync_core.engine.recorder import GroupRecorder
 from sync_core.engine.runs import add_counts, record_journal
 from sync_core.models import SourcePage, Write, WriteOutcome, fingerprint
 
@@ -68,19 +70,27 @@ def sync_batch(
     # Resolving is an UPDATE per part; with no open failure at all (the usual case) it is skipped.
     resolving = has_open_failures(url, pipeline=ctx.key)
 
-    def record_part(part: WriteOutcome) -> None:
+    def record_parts(parts: Sequence[WriteOutcome]) -> None:
+        succeeded = [w for part in parts for w in part.succeeded]
         with session_scope(url) as session:
-            target.record(session, succeeded=part.succeeded, unchanged=(), run_id=ctx.run_id)
-            for context, keys in target.settled(part.succeeded) if resolving else ():
+            target.record(session, succeeded=succeeded, unchanged=(), run_id=ctx.run_id)
+            for context, keys in target.settled(succeeded) if resolving else ():
                 resolve(session, pipeline=ctx.key, context=context, item_keys=keys)
             record_failures(
                 session,
                 pipeline=ctx.key,
-                failures=[target.failure(f) for f in part.failed],
+                failures=[target.failure(f) for part in parts for f in part.failed],
                 retry_base_s=ctx.settings.failure_retry_base_s,
             )
 
-    outcome = target.apply(plan.writes, on_outcome=record_part)
+    # What lands is recorded within a fraction of a second, a group of parts a transaction (engine.recorder).
+    recorder = GroupRecorder(record_parts)
+    try:
+        outcome = target.apply(plan.writes, on_outcome=recorder.add)
+    except BaseException:
+        recorder.flush()  # what landed before the error is recorded, so a rerun does not send it again
+        raise
+    recorder.close()
     counts.pushed = len(outcome.succeeded)
     counts.inserted = sum((w.target_key, w.kind) not in known for w in outcome.succeeded)
     refused = [target.failure(f) for f in outcome.failed]

@@ -10,7 +10,9 @@ from sync_core.db import in_chunks, session_scope
 from sync_core.engine.plan import LedgerKey
 from sync_core.models import Write
 from sync_core.tables import LedgerEntry, utcnow
-from sync_core.upsert import upsert
+from sync_core.upsert import upsert_values
+
+LEDGER_COLUMNS = ("target", "target_key", "kind", "fingerprint", "value", "origin", "run_id", "updated_at")
 
 
 def load_ledger(url: str, *, target: str, target_keys: Iterable[str]) -> dict[LedgerKey, str]:
@@ -33,25 +35,13 @@ def record_values(
 ) -> None:
     """Upsert the ledger rows for values now held by the target, inside the caller's transaction."""
     now = utcnow()
-    rows = [
-        {
-            "target": target,
-            "target_key": w.target_key,
-            "kind": w.kind,
-            "fingerprint": w.fingerprint,
-            "value": w.value,
-            "origin": origin,
-            "run_id": run_id,
-            "updated_at": now,
-        }
-        for w in writes
-    ]
-    upsert(
+    upsert_values(
         session,
         LedgerEntry,
-        rows,
+        LEDGER_COLUMNS,
+        ((target, w.target_key, w.kind, w.fingerprint, w.value, origin, run_id, now) for w in writes),
         keys=("target", "target_key", "kind"),
-        update=("fingerprint", "value", "origin", "run_id", "updated_at"),
+        update=LEDGER_COLUMNS[3:],
     )
 
 

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from sync_core.db import in_chunks, session_scope
 from sync_core.tables import CatalogueTitle, ItemLink, utcnow
-from sync_core.upsert import upsert
+from sync_core.upsert import upsert, upsert_values
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,24 +50,21 @@ def save_links(
 ) -> None:
     """Upsert (source_key, target_key, target_product_key, method) links; a re-seen link keeps its first date."""
     now = utcnow()
-    rows = [
-        {
-            "source": source,
-            "target": target,
-            "source_key": s,
-            "target_key": t,
-            "target_product_key": p,
-            "method": m,
-            "linked_at": now,
-            "seen_at": now,
-        }
-        for s, t, p, m in links
-    ]
     with session_scope(url) as session:
-        upsert(
+        upsert_values(
             session,
             ItemLink,
-            rows,
+            (
+                "source",
+                "target",
+                "source_key",
+                "target_key",
+                "target_product_key",
+                "method",
+                "linked_at",
+                "seen_at",
+            ),
+            ((source, target, s, t, p, m, now, now) for s, t, p, m in links),
             keys=("source", "target", "source_key"),
             update=("target_key", "target_product_key", "method", "seen_at"),
         )

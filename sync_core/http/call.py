@@ -9,8 +9,10 @@ from typing import IO, Any
 
 import httpx
 
-from sync_core import errors
+from sync_core import errors, json_codec
 from sync_core.http.responses import ReadBounds
+
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 @dataclass(slots=True)
@@ -26,6 +28,14 @@ class Call:
     attempt: int = 0
     sink: IO[bytes] | None = None  # a download: the 2xx body goes here, streamed, not into memory
     deadline: float = 0.0  # time.monotonic() by which the call must be done
+
+    def build(self, client: httpx.Client, timeout: float) -> httpx.Request:
+        """The request of an attempt; a JSON body encoded by orjson."""
+        body = None if self.json is None else json_codec.dumps(self.json)
+        headers = JSON_HEADERS if body is not None else None
+        return client.build_request(
+            self.method, self.path, params=self.params, content=body, headers=headers, timeout=timeout
+        )
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()

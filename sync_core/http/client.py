@@ -52,6 +52,7 @@ from sync_core.http.responses import (
     parse_retry_after,
     read_answer,
 )
+from sync_core.http.tls import shared_tls_context
 from sync_core.http.translate import deadline_error, response_error, transport_error
 from sync_core.settings import Settings
 
@@ -117,7 +118,11 @@ class HttpClient:
             self._secrets += [f"{url.username}:{url.password}", url.password]
         self.address = f"{url.scheme}://{url.host}:{url.port or {'https': 443}.get(url.scheme, 80)}"
         self._client = httpx.Client(
-            base_url=base_url, headers=headers, timeout=settings.http_timeout, transport=transport
+            base_url=base_url,
+            headers=headers,
+            timeout=settings.http_timeout,
+            transport=transport,
+            verify=shared_tls_context(),
         )
         self._audit, self._events, self._pacer, self._reader = audit, events, pacer, reader or default_reader
         self._sleep = sleep or time.sleep
@@ -222,9 +227,7 @@ class HttpClient:
         call.attempt += 1
         started = datetime.now(UTC)
         timeout = max(0.001, min(self.settings.http_timeout, call.remaining()))
-        request = self._client.build_request(
-            call.method, call.path, params=call.params, json=call.json, timeout=timeout
-        )
+        request = call.build(self._client, timeout)
         audit = auditor(
             call,
             request,

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
-from sync_core import errors
+from sync_core import errors, json_codec
 
 MAX_ANSWER_BYTES = 64 * 1024 * 1024  # an API answer held in memory; downloads set their own bound
 
@@ -90,10 +90,24 @@ def read_answer(
     return response
 
 
+class Answer(httpx.Response):
+    """A response read into memory whose JSON is decoded once (orjson), however many readers ask for it."""
+
+    _decoded: Any = None
+    _is_decoded = False
+
+    def json(self, **kwargs: Any) -> Any:
+        if kwargs:
+            return super().json(**kwargs)
+        if not self._is_decoded:
+            self._decoded, self._is_decoded = json_codec.loads(self.content), True
+        return self._decoded
+
+
 def _with_body(response: httpx.Response, body: bytes) -> httpx.Response:
     """A closed streamed response with the body it had, decoded (so without its Content-Encoding)."""
     headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() != "content-encoding"]
-    return httpx.Response(
+    return Answer(
         response.status_code,
         headers=headers,
         content=body,

@@ -12,10 +12,12 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel, select
 
-from sync_core.db import get_engine, session_scope, upgrade
+from sync_core.db import HEAD_REVISION, MIGRATIONS_DIR, current_revision, get_engine, session_scope, upgrade
 from sync_core.engine.runs import aware
 from sync_core.mapping import fever_events
 from sync_core.pipelines.fever_events import EVENTS_PIPELINE, event_id, store_feed
@@ -46,6 +48,15 @@ def test_the_migrations_create_exactly_the_tables_the_models_declare(db_url: str
     upgrade(db_url)
     with get_engine(db_url).connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+
+
+def test_head_revision_is_the_newest_migration(db_url: str) -> None:
+    """upgrade() skips alembic when the database is at HEAD_REVISION: it must name the newest migration."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
+    upgrade(db_url)
+    assert current_revision(db_url) == HEAD_REVISION
 
 
 def test_two_syncs_keep_the_latest_values_and_the_vanished_events(db_url: str) -> None:

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
+
 from sync_core.engine.plan import plan_writes
-from sync_core.models import Write
+from sync_core.models import Write, fingerprint
 
 
 def w(key: str, kind: str = "price", price: int = 100) -> Write:
@@ -29,3 +32,15 @@ def test_kinds_are_diffed_separately() -> None:
 def test_the_last_desired_value_of_an_item_wins() -> None:
     plan = plan_writes([w("1", price=1), w("1", price=2)], {})
     assert len(plan.writes) == 1 and plan.writes[0].value["price"] == 2
+
+
+def test_fingerprints_keep_their_spelling_across_versions() -> None:
+    """The ledger keeps fingerprints across upgrades: a new spelling would resend every value once."""
+    assert fingerprint("price", {"price": 1200, "discount_price": None}) == "89c00dc7a94ebd9bce3279a7"
+    value = {
+        "title": "Café «x»",
+        "at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        "min": Decimal("12.50"),
+        "f": 0.1,
+    }
+    assert fingerprint("event", value) == "2f4bbb62967c3af0b808e20f"
