@@ -40,7 +40,7 @@ import httpx
 import sqlalchemy as sa
 
 from bench import search_loadgen
-from bench.run import free_port, state_store
+from bench.harness import free_port, state_store
 from sync_core.db import get_engine, refresh_statistics, upgrade
 from sync_core.tables import Event
 
