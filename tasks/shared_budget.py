@@ -1,12 +1,13 @@
 """A connection's request budget shared by every process that calls it, through its Prefect global
 concurrency limit '<connection>-requests' used as a rate limit (slots that decay at the allowed rate).
 
-Asking Prefect for one slot per request would cost an API call per request and, measured, about a third of
-the throughput: the server frees decayed slots in whole numbers from the moment of the last change, so each
-change drops a fraction of a slot, and each refused ask (423) restarts that clock without freeing anything.
-So :class:`SharedBudget` takes a *block* of slots in one call and hands them out one per request, taking
-another block when they are spent, and :class:`PrefectLimit` takes each block without being refused: it
-reads the limit first (a read changes nothing), waits until the block fits, then takes it.
+Asking Prefect for one slot per request (``rate_limit(occupy=1)``) costs an API call per request and,
+measured, over a third of the throughput: the server frees decayed slots in whole numbers from the moment of
+the last change, so each change drops a fraction of a slot, and each refused ask (423) restarts that clock
+without freeing anything. So :class:`SharedBudget` takes a *block* of slots in one call and hands them out one
+per request, taking another block when they are spent, and :class:`PrefectLimit` takes each block so that it
+is rarely refused: it reads the limit first (a read changes nothing), waits until the block fits, then takes
+it.
 
 The block is half a second of the connection's budget (``BLOCK_S``; 5 slots at 600/min, 2 at 240/min, at
 least 1, at most the limit's size). A bigger block means fewer API calls (two per block: a read and the
