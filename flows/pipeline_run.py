@@ -18,7 +18,7 @@ from sync_core.engine.registry import pipeline as find_pipeline
 from sync_core.engine.spec import SOURCE, TARGET
 from sync_core.errors import PipelineBusy
 from tasks.pipeline import fetch_pages, finish_run, read_catalogue, start_run, sync_pages
-from tasks.runtime import tags_for
+from tasks.runtime import resources, tags_for
 
 
 def run_pipeline(
@@ -59,14 +59,21 @@ def run_pipeline(
             last = pages[-1]
             # The next batch of pages is fetched while this one is mapped, planned and applied.
             pending = fetch.submit(run.id, last.next) if last.next else None
+            expected = -(-last.total // (last.request.size or 1)) if last.total else None
+            totals = {"expected_pages": expected, "expected_items": last.total}
+            told = [0]  # pages of this batch the sync told the tracker about, as their writes landed
+
+            def page_done(n: int, told: list[int] = told, totals: dict[str, Any] = totals) -> None:
+                told[0] += n
+                progress.advance(n, **totals)
+
+            resources(run.id).on_pages = page_done
             # quote(): Prefect would otherwise walk every record looking for futures (seconds per batch).
             total.add(apply(run.id, quote(pages), dry_run))  # type: ignore[call-overload]
-            expected = -(-last.total // (last.request.size or 1)) if last.total else None
             done = progress.advance(
-                len(pages),
+                len(pages) - told[0],  # all of them when the batch ran where this runner is not
                 items=sum(len(page.records) + len(page.rejects) for page in pages),
-                expected_pages=expected,
-                expected_items=last.total,
+                **totals,
             ).pages
             logger.info(
                 "pages %s%s: pushed %s, unchanged %s, skipped %s, failed %s",

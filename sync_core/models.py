@@ -79,9 +79,14 @@ class Write:
     value: dict[str, Any]
     digest: str | None = None  # the value's fingerprint when the mapper computes its own
 
+    def __post_init__(self) -> None:
+        # Made once: a write is fingerprinted when planned and again when its ledger row is recorded.
+        if self.digest is None:
+            object.__setattr__(self, "digest", fingerprint(self.kind, self.value))
+
     @property
     def fingerprint(self) -> str:
-        return self.digest or fingerprint(self.kind, self.value)
+        return self.digest  # type: ignore[return-value]  # set by __post_init__
 
     def payload(self) -> dict[str, Any]:
         """The write as a failure's payload, replayed from it later (:meth:`from_payload`)."""

@@ -46,7 +46,7 @@ def sync_pages(run_id: int, pages: list[SourcePage], dry_run: bool) -> SyncCount
     """Map, plan and apply a batch of pages; cached per flow run and batch content, so a retried flow run
     does not resend a batch that landed."""
     res = resources(run_id)
-    counts = sync_batch(res.ctx, job(run_id), pages, dry_run=dry_run)
+    counts = sync_batch(res.ctx, job(run_id), pages, dry_run=dry_run, on_pages=res.on_pages)
     if not dry_run:  # a dry run records no failures, so it quarantines nothing
         emit_items_quarantined(res.ctx.key, run_id, counts.failed, quarantined_reasons(counts))
     return counts

@@ -57,6 +57,8 @@ class RunResources:
     ctx: RunContext
     audit: DbAuditSink
     job: Job | None = None
+    # Told as each page's worth of a batch's writes lands (the runner's progress), when the runner is here.
+    on_pages: Callable[[int], None] | None = None
     _connectors: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -8,7 +8,8 @@ send it again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 
 from sync_core.db import session_scope
 from sync_core.engine.failures import NewFailure, has_open_failures, record_failures, resolve
@@ -17,6 +18,29 @@ from sync_core.engine.plan import plan_writes
 from sync_core.engine.recorder import GroupRecorder
 from sync_core.engine.runs import add_counts, record_journal
 from sync_core.models import SourcePage, Write, WriteOutcome, fingerprint
+
+
+class PagesTold:
+    """Tells ``on_pages`` how many of a batch's ``pages`` are done, in whole pages, never more than once each:
+    the landed share of the writes (``share``), then the rest (``all``). Thread-safe."""
+
+    def __init__(self, pages: int, on_pages: Callable[[int], None] | None) -> None:
+        self.pages, self.on_pages, self.told, self.landed = pages, on_pages, 0, 0
+        self._lock = threading.Lock()
+
+    def share(self, landed: int, planned: int) -> None:
+        with self._lock:
+            self.landed += landed
+            self._tell(self.pages * self.landed // planned if planned else 0)
+
+    def all(self) -> None:
+        with self._lock:
+            self._tell(self.pages)
+
+    def _tell(self, done: int) -> None:
+        if self.on_pages is not None and done > self.told:
+            self.on_pages(min(done, self.pages) - self.told)
+        self.told = max(self.told, min(done, self.pages))
 
 
 class RunAborted(Exception):
@@ -40,9 +64,17 @@ def reject_failures(context: str, pages: Sequence[SourcePage]) -> list[NewFailur
 
 
 def sync_batch(
-    ctx: RunContext, job: Job, pages: Sequence[SourcePage], *, dry_run: bool = False
+    ctx: RunContext,
+    job: Job,
+    pages: Sequence[SourcePage],
+    *,
+    dry_run: bool = False,
+    on_pages: Callable[[int], None] | None = None,
 ) -> SyncCounts:
-    """Prepare, map, plan and apply one batch of pages; record ledger, failures, journal and counters."""
+    """Prepare, map, plan and apply one batch of pages; record ledger, failures, journal and counters.
+    ``on_pages(n)``: n more of the batch's pages are done, told as their share of the writes lands (so
+    progress moves within a long batch) and at the end."""
+    told = PagesTold(len(pages), on_pages)
     url, target = ctx.settings.database_url, job.target
     rejects = reject_failures(job.map_context, pages)
     prepared = job.prepare(pages, dry_run=dry_run)
@@ -65,10 +97,13 @@ def sync_batch(
             {"kind": w.kind, "target": w.target_key, "source": w.source_key, "value": w.value}
             for w in plan.writes[:DIFF_SAMPLE]
         ]
+        told.all()
         return counts
 
     # Resolving is an UPDATE per part; with no open failure at all (the usual case) it is skipped.
     resolving = has_open_failures(url, pipeline=ctx.key)
+
+    planned = len(plan.writes)
 
     def record_parts(parts: Sequence[WriteOutcome]) -> None:
         succeeded = [w for part in parts for w in part.succeeded]
@@ -82,6 +117,7 @@ def sync_batch(
                 failures=[target.failure(f) for part in parts for f in part.failed],
                 retry_base_s=ctx.settings.failure_retry_base_s,
             )
+        told.share(sum(len(part.succeeded) + len(part.failed) for part in parts), planned)
 
     # What lands is recorded within a fraction of a second, a group of parts a transaction (engine.recorder).
     recorder = GroupRecorder(record_parts)
@@ -103,6 +139,7 @@ def sync_batch(
     _record_batch(
         ctx, job, mapped, rejects + mapped.failures, refused, plan.unchanged, resolving, outcome, counts
     )
+    told.all()
     fatal = [f for f in outcome.failed if issubclass(f.error, target.fatal)]
     if fatal:
         names = ", ".join(sorted({f.error.__name__ for f in fatal}))

@@ -33,9 +33,12 @@ class Call:
         """The request of an attempt; a JSON body encoded by orjson."""
         body = None if self.json is None else json_codec.dumps(self.json)
         headers = JSON_HEADERS if body is not None else None
-        return client.build_request(
-            self.method, self.path, params=self.params, content=body, headers=headers, timeout=timeout
-        )
+        # The whole address parsed once (httpx would parse the path, join it to the base and parse again).
+        base = str(client.base_url)
+        base = base if base.endswith("/") else f"{base}/"  # httpx keeps the slash out of a bare host's text
+        address = self.path if "://" in self.path else f"{base}{self.path.lstrip('/')}"
+        url = httpx.URL(address, params=self.params)
+        return client.build_request(self.method, url, content=body, headers=headers, timeout=timeout)
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()

@@ -56,7 +56,7 @@ class SandboxMiddleware:
         latency = state.config.latency_ms
         if latency > 0:
             await asyncio.sleep(latency / 1000)
-        decision = state.admit()
+        decision = state.admit(self.api)
         if decision is not None:
             status, headers = decision
             await _send_json(send, status, self.error_body(status, _REASONS.get(status, "error")), headers)

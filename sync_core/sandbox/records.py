@@ -32,7 +32,7 @@ class SandboxConfig:
     latency_ms: float = knob(0, "added to every API call")
     fault_rate: float = knob(0.0, "fraction of API calls answered 500/502/503 before doing anything")
     rate_limit: float = knob(
-        0.0, "requests/s across both APIs (token bucket), 0 = unlimited; excess gets 429"
+        0.0, "requests/s each API allows (its own token bucket), 0 = unlimited; excess gets 429"
     )
     burst_429_every: int = knob(
         0, "after every N served requests, answer the next burst-429-length with 429 (0: never)"

@@ -148,11 +148,12 @@ class SandboxState:
         with self.lock:
             self._statuses[str(status)] += 1
 
-    def admit(self) -> tuple[int, dict[str, str]] | None:
-        """Rate limit, then 429 bursts, then faults: None to serve the request, else (status, headers)."""
+    def admit(self, api: str = "") -> tuple[int, dict[str, str]] | None:
+        """``api``'s rate limit, then 429 bursts, then faults: None to serve the request, else (status,
+        headers)."""
         with self.lock:
             cfg = self.config
-            wait = self.traffic.take_token(cfg.rate_limit)
+            wait = self.traffic.take_token(cfg.rate_limit, api)
             retry_after = str(wait) if wait is not None else None
             if retry_after is None:
                 retry_after = self.traffic.burst_slot(cfg.burst_429_every, cfg.burst_429_length)

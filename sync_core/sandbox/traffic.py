@@ -20,26 +20,28 @@ class TrafficShaper:
         self.reset_burst()
 
     def reset_bucket(self, rate_limit: float) -> None:
-        """Refill the bucket, e.g. after the rate limit changed."""
-        self._tokens = max(1.0, rate_limit)
-        self._bucket_at = time.monotonic()
+        """Refill every API's bucket, e.g. after the rate limit changed."""
+        self._buckets: dict[str, tuple[float, float]] = {}  # api → (tokens, when)
 
     def reset_burst(self) -> None:
         """Restart the burst cycle at its first served request."""
         self._burst_seen = 0
         self._burst_hits = 0
 
-    def take_token(self, rate_limit: float) -> int | None:
-        """Spend one token; None when allowed, else the Retry-After in whole seconds (at least 1)."""
+    def take_token(self, rate_limit: float, api: str = "") -> int | None:
+        """Spend one of ``api``'s tokens (each simulated provider has its own budget, as real ones do);
+        None when allowed, else the Retry-After in whole seconds (at least 1)."""
         if rate_limit <= 0:
             return None
         now = time.monotonic()
-        self._tokens = min(max(1.0, rate_limit), self._tokens + (now - self._bucket_at) * rate_limit)
-        self._bucket_at = now
-        if self._tokens >= 1:
-            self._tokens -= 1
+        size = max(1.0, rate_limit)
+        tokens, when = self._buckets.get(api, (size, now))
+        tokens = min(size, tokens + (now - when) * rate_limit)
+        if tokens >= 1:
+            self._buckets[api] = (tokens - 1, now)
             return None
-        return max(1, math.ceil((1 - self._tokens) / rate_limit))
+        self._buckets[api] = (tokens, now)
+        return max(1, math.ceil((1 - tokens) / rate_limit))
 
     def burst_slot(self, every: int, length: int) -> str | None:
         """None, or a Retry-After value when this request falls in a burst: "1" and an HTTP-date alternate."""
