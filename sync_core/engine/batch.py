@@ -8,39 +8,16 @@ send it again.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 
 from sync_core.db import session_scope
 from sync_core.engine.failures import NewFailure, has_open_failures, record_failures, resolve
 from sync_core.engine.job import DIFF_SAMPLE, ITEM_COUNTERS, Job, JournalNote, Mapped, RunContext, SyncCounts
 from sync_core.engine.plan import plan_writes
+from sync_core.engine.progress import PagesTold
 from sync_core.engine.recorder import GroupRecorder
 from sync_core.engine.runs import add_counts, record_journal
 from sync_core.models import SourcePage, Write, WriteOutcome, fingerprint
-
-
-class PagesTold:
-    """Tells ``on_pages`` how many of a batch's ``pages`` are done, in whole pages, never more than once each:
-    the landed share of the writes (``share``), then the rest (``all``). Thread-safe."""
-
-    def __init__(self, pages: int, on_pages: Callable[[int], None] | None) -> None:
-        self.pages, self.on_pages, self.told, self.landed = pages, on_pages, 0, 0
-        self._lock = threading.Lock()
-
-    def share(self, landed: int, planned: int) -> None:
-        with self._lock:
-            self.landed += landed
-            self._tell(self.pages * self.landed // planned if planned else 0)
-
-    def all(self) -> None:
-        with self._lock:
-            self._tell(self.pages)
-
-    def _tell(self, done: int) -> None:
-        if self.on_pages is not None and done > self.told:
-            self.on_pages(min(done, self.pages) - self.told)
-        self.told = max(self.told, min(done, self.pages))
 
 
 class RunAborted(Exception):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
-from sync_core.db import in_chunks, session_scope
+from sync_core.db import session_scope
 from sync_core.engine.plan import LedgerKey
+from sync_core.lookup import rows_by_keys
 from sync_core.models import Write
 from sync_core.tables import LedgerEntry, utcnow
 from sync_core.upsert import upsert_values
@@ -17,17 +18,16 @@ LEDGER_COLUMNS = ("target", "target_key", "kind", "fingerprint", "value", "origi
 
 def load_ledger(url: str, *, target: str, target_keys: Iterable[str]) -> dict[LedgerKey, str]:
     """(target_key, kind) → fingerprint of the value the target is known to hold."""
-    keys = sorted(set(target_keys))
-    known: dict[LedgerKey, str] = {}
     with session_scope(url) as session:
-        for chunk in in_chunks(keys):
-            rows = session.exec(
-                select(LedgerEntry.target_key, LedgerEntry.kind, LedgerEntry.fingerprint).where(
-                    LedgerEntry.target == target, col(LedgerEntry.target_key).in_(chunk)
-                )
-            )
-            known.update({(key, kind): fp for key, kind, fp in rows})
-    return known
+        rows = rows_by_keys(
+            session,
+            LedgerEntry,
+            ("target_key", "kind", "fingerprint"),
+            where={"target": target},
+            key="target_key",
+            keys=target_keys,
+        )
+    return {(key, kind): fp for key, kind, fp in rows}
 
 
 def record_values(

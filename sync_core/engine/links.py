@@ -7,9 +7,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlmodel import col, select
+from sqlmodel import select
 
-from sync_core.db import in_chunks, session_scope
+from sync_core.db import session_scope
+from sync_core.lookup import rows_by_keys
 from sync_core.tables import CatalogueTitle, ItemLink, utcnow
 from sync_core.upsert import upsert, upsert_values
 
@@ -22,17 +23,16 @@ class Link:
 
 def load_links(url: str, *, source: str, target: str, source_keys: Iterable[str]) -> dict[str, Link]:
     """Stored links for the given supplier keys."""
-    keys = sorted(set(source_keys))
-    found: dict[str, Link] = {}
     with session_scope(url) as session:
-        for chunk in in_chunks(keys):
-            rows = session.exec(
-                select(ItemLink.source_key, ItemLink.target_key, ItemLink.method).where(
-                    ItemLink.source == source, ItemLink.target == target, col(ItemLink.source_key).in_(chunk)
-                )
-            )
-            found.update({key: Link(target_key, method) for key, target_key, method in rows})
-    return found
+        rows = rows_by_keys(
+            session,
+            ItemLink,
+            ("source_key", "target_key", "method"),
+            where={"source": source, "target": target},
+            key="source_key",
+            keys=source_keys,
+        )
+    return {key: Link(target_key, method) for key, target_key, method in rows}
 
 
 def count_links(url: str, *, source: str, target: str) -> int:
@@ -89,14 +89,13 @@ def save_titles(url: str, *, target: str, titles: Sequence[tuple[str, str, str |
 
 def match_titles(url: str, *, target: str, title_keys: Iterable[str]) -> dict[str, str]:
     """title_key → target_key for the keys the title index knows."""
-    keys = sorted(set(title_keys))
-    found: dict[str, str] = {}
     with session_scope(url) as session:
-        for chunk in in_chunks(keys):
-            rows = session.exec(
-                select(CatalogueTitle.title_key, CatalogueTitle.target_key).where(
-                    CatalogueTitle.target == target, col(CatalogueTitle.title_key).in_(chunk)
-                )
-            )
-            found.update(dict(rows.all()))
-    return found
+        rows = rows_by_keys(
+            session,
+            CatalogueTitle,
+            ("title_key", "target_key"),
+            where={"target": target},
+            key="title_key",
+            keys=title_keys,
+        )
+    return dict(rows)

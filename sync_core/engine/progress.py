@@ -212,3 +212,26 @@ def describe(snapshot: Snapshot, sep: str = " · ") -> str:
     elif (eta := s.eta_s) is not None:
         parts.append(f"ETA {clock_text(eta)}")
     return sep.join(parts)
+
+
+class PagesTold:
+    """Tells ``on_pages`` how many of a batch's ``pages`` are done, in whole pages, never more than once each:
+    the landed share of the writes (``share``), then the rest (``all``). Thread-safe."""
+
+    def __init__(self, pages: int, on_pages: Callable[[int], None] | None) -> None:
+        self.pages, self.on_pages, self.told, self.landed = pages, on_pages, 0, 0
+        self._lock = threading.Lock()
+
+    def share(self, landed: int, planned: int) -> None:
+        with self._lock:
+            self.landed += landed
+            self._tell(self.pages * self.landed // planned if planned else 0)
+
+    def all(self) -> None:
+        with self._lock:
+            self._tell(self.pages)
+
+    def _tell(self, done: int) -> None:
+        if self.on_pages is not None and done > self.told:
+            self.on_pages(min(done, self.pages) - self.told)
+        self.told = max(self.told, min(done, self.pages))

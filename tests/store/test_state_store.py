@@ -42,13 +42,19 @@ def test_cursor_moves(db_url: str) -> None:
     assert get_cursor(db_url, pipeline="p", key="k") == "2"
 
 
-def test_links_upsert_and_lookup_in_chunks(db_url: str) -> None:
+def test_links_upsert_and_lookup_of_many_keys(db_url: str) -> None:
     links = [(f"s{i}", str(i), "p", "sku") for i in range(1200)]
     save_links(db_url, source="a", target="b", links=links)
     save_links(db_url, source="a", target="b", links=[("s1", "999", "p", "operator")])
     found = load_links(db_url, source="a", target="b", source_keys=[f"s{i}" for i in range(1200)] + ["nope"])
     assert len(found) == 1200 and found["s1"].target_key == "999" and found["s1"].method == "operator"
     assert count_links(db_url, source="a", target="b") == 1200
+
+
+def test_a_key_twice_in_one_upsert_keeps_its_last_row(db_url: str) -> None:
+    """As a row-by-row run would (PostgreSQL's one statement may not touch a row twice: the rows are merged)."""
+    save_links(db_url, source="a", target="b", links=[("s1", "1", None, "sku"), ("s1", "2", None, "sku")])
+    assert load_links(db_url, source="a", target="b", source_keys=["s1"])["s1"].target_key == "2"
 
 
 def test_ledger_keeps_the_last_value_per_item_and_kind(db_url: str) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 import flows.artifacts
 from catalog_sync.console import ProgressBar, ProgressLines, showing_progress
-from sync_core.engine.progress import Progress, Snapshot, Throttle, describe, listening, throttled
+from sync_core.engine.progress import PagesTold, Progress, Snapshot, Throttle, describe, listening, throttled
 
 
 class FakeClock:
@@ -257,3 +257,26 @@ def test_a_stream_that_cannot_encode_the_dot_gets_a_dash() -> None:
     lines(snapshot(1, 2, 1.0))
     stream.seek(0)
     assert stream.read() == "progress anar360-sazito: 1/2 pages 50% - 1.0 pages/s - ETA 0:01\n"
+
+
+def test_pages_are_told_as_their_share_of_the_writes_lands_and_never_twice() -> None:
+    told: list[int] = []
+    pages = PagesTold(10, told.append)
+    pages.share(15, 100)  # 1.5 pages' worth
+    pages.share(10, 100)  # 2.5
+    pages.share(75, 100)  # all
+    pages.all()
+    assert told == [1, 1, 8] and sum(told) == 10
+
+
+def test_a_batch_with_nothing_to_write_tells_its_pages_at_the_end() -> None:
+    told: list[int] = []
+    pages = PagesTold(3, told.append)
+    pages.share(0, 0)
+    pages.all()
+    pages.all()
+    assert told == [3]
+
+
+def test_without_a_listener_nothing_is_told() -> None:
+    PagesTold(2, None).all()  # no listener: no error
