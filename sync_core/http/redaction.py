@@ -23,6 +23,8 @@ def is_secret_name(name: str) -> bool:
 
 def redact_url(url: str) -> str:
     """The URL without user info and with secret-looking query values replaced."""
+    if "?" not in url and "@" not in url:  # nothing to take out (most writes): no second parse
+        return url
     parsed = httpx.URL(url)
     params = [(k, REDACTED if is_secret_name(k) else v) for k, v in parsed.params.multi_items()]
     return str(parsed.copy_with(params=params or None, username=None, password=None))
