@@ -27,13 +27,16 @@ ROWS_PER_STATEMENT = 10_000  # PostgreSQL: rows a statement
 
 
 def _last_value_memo(process: Processor) -> Processor:
-    """``process`` remembering its last answer: a batch stamps every row with the same time."""
-    last: list[Any] = [object(), None]
+    """``process`` remembering its last answer: a batch stamps every row with the same time. Thread-safe:
+    the value and its answer are one tuple, replaced whole (statements are shared by every thread)."""
+    last: list[tuple[Any, Any]] = [(object(), None)]
 
     def memo(value: Any) -> Any:
-        if value is not last[0]:
-            last[0], last[1] = value, process(value)
-        return last[1]
+        seen, answer = last[0]
+        if value is not seen:
+            answer = process(value)
+            last[0] = (value, answer)
+        return answer
 
     return memo
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import select
 
 from sync_core.db import session_scope, upgrade
 from sync_core.engine.failures import (
@@ -17,7 +21,8 @@ from sync_core.engine.ledger import load_ledger, record_values
 from sync_core.engine.links import count_links, load_links, save_links
 from sync_core.engine.runs import add_counts, finish_run, get_cursor, recent_runs, set_cursor, start_run
 from sync_core.models import Write
-from sync_core.tables import utcnow
+from sync_core.tables import ExternalRequest, utcnow
+from sync_core.upsert import insert_rows
 
 
 def test_migrations_are_idempotent(db_url: str) -> None:
@@ -97,3 +102,41 @@ def test_failures_repeat_resolve_and_die(db_url: str) -> None:
         record_failures(session, pipeline="p", failures=[failure], retry_base_s=60)
     assert failure_counts(db_url) == {"pending": 1}
     assert due_failures(db_url, pipeline="p", contexts=["push:price"]) == []  # not due for 60 s
+
+
+def test_a_shared_statement_binds_each_rows_own_time_from_many_threads(db_url: str) -> None:
+    """The audit sink inserts from every HTTP thread at once through one cached statement: each row keeps
+    its own time (threads switched as often as the interpreter allows, to meet any race)."""
+
+    def row(n: int) -> dict[str, object]:
+        return {
+            "provider": "p",
+            "method": "GET",
+            "url": f"u{n}",
+            "status": 200,
+            "duration_ms": 1,
+            "attempt": 1,
+            "outcome": "success",
+            "correlation_id": f"c{n}",
+            "started_at": datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=n),
+        }
+
+    def insert(batch: int) -> None:
+        with session_scope(db_url) as session:
+            insert_rows(session, ExternalRequest, [row(batch * 100 + i) for i in range(100)])
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(insert, range(40)))
+    finally:
+        sys.setswitchinterval(interval)
+    with session_scope(db_url) as session:
+        rows = session.exec(select(ExternalRequest.url, ExternalRequest.started_at)).all()
+    assert len(rows) == 4000
+    start = datetime(2026, 1, 1)
+    wrong = [
+        url for url, started in rows if (started.replace(tzinfo=None) - start).total_seconds() != int(url[1:])
+    ]
+    assert wrong == []
