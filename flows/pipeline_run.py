@@ -5,6 +5,7 @@ the same runner under the names users and deployments know."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -60,21 +61,14 @@ def run_pipeline(
             # The next batch of pages is fetched while this one is mapped, planned and applied.
             pending = fetch.submit(run.id, last.next) if last.next else None
             expected = -(-last.total // (last.request.size or 1)) if last.total else None
-            totals = {"expected_pages": expected, "expected_items": last.total}
-            told = [0]  # pages of this batch the sync told the tracker about, as their writes landed
-
-            def page_done(n: int, told: list[int] = told, totals: dict[str, Any] = totals) -> None:
-                told[0] += n
-                progress.advance(n, **totals)
-
-            resources(run.id).on_pages = page_done
+            advance = partial(progress.advance, expected_pages=expected, expected_items=last.total)
+            before = progress.snapshot().pages
+            resources(run.id).on_pages = advance  # the batch's pages, as their share of its writes lands
             # quote(): Prefect would otherwise walk every record looking for futures (seconds per batch).
             total.add(apply(run.id, quote(pages), dry_run))  # type: ignore[call-overload]
-            done = progress.advance(
-                len(pages) - told[0],  # all of them when the batch ran where this runner is not
-                items=sum(len(page.records) + len(page.rejects) for page in pages),
-                **totals,
-            ).pages
+            told = progress.snapshot().pages - before  # none when the batch ran where this runner is not
+            items = sum(len(page.records) + len(page.rejects) for page in pages)
+            done = advance(len(pages) - told, items=items).pages
             logger.info(
                 "pages %s%s: pushed %s, unchanged %s, skipped %s, failed %s",
                 done,

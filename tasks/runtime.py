@@ -39,14 +39,14 @@ def current_flow_run_id() -> str | None:
     return str(getattr(run, "id", run)) if run else None
 
 
-def prefect_pacer(name: str, settings: Settings, per_min: int | None = None) -> Callable[[], None] | None:
+def prefect_pacer(conn: Connection, settings: Settings) -> Callable[[], None] | None:
     """When USE_PREFECT_RATE_LIMITS is on, the connection's share of its Prefect global limit
     '<connection>-requests' (:mod:`tasks.shared_budget`: slots taken a block at a time, one per request;
-    the limit is made at ``per_min``, else RATE_LIMIT_PER_MIN, when missing). One per connection and
-    process, so every client of the connection in the process shares its blocks."""
+    the limit is made at the connection's rate when missing). One per connection and process, so every
+    client of the connection in the process shares its blocks."""
     if not settings.use_prefect_rate_limits:
         return None
-    return shared_budget(name, per_min or settings.rate_limit_per_min)
+    return shared_budget(conn.name, conn.rate_limit_per_min)
 
 
 @dataclass
@@ -58,21 +58,20 @@ class RunResources:
     audit: DbAuditSink
     job: Job | None = None
     # Told as each page's worth of a batch's writes lands (the runner's progress), when the runner is here.
-    on_pages: Callable[[int], None] | None = None
+    on_pages: Callable[[int], object] | None = None
     _connectors: dict[str, Any] = field(default_factory=dict)
 
     @property
     def settings(self) -> Settings:
         return self.ctx.settings
 
-    def wiring(self, name: str) -> dict[str, Any]:
-        """Audit, shared circuit state, pacing and journal for a connector of connection ``name``."""
+    def wiring(self, conn: Connection) -> dict[str, Any]:
+        """Audit, shared circuit state, pacing and journal for a connector of connection ``conn``."""
         url = self.settings.database_url
-        per_min = next((c.rate_limit_per_min for c in self.ctx.connections.values() if c.name == name), None)
         return {
             "audit": self.audit,
             "breaker_store": DbBreakerStore(url),
-            "pacer": prefect_pacer(name, self.settings, per_min),
+            "pacer": prefect_pacer(conn, self.settings),
             "events": DbJournalSink(
                 url, run_id=self.ctx.run_id, pipeline=self.ctx.key, forward=forward_to_prefect
             ),
@@ -84,7 +83,7 @@ class RunResources:
             if role not in self._connectors:
                 cls = self.ctx.pipeline.connectors[role]
                 conn = self.ctx.connections[role]
-                self._connectors[role] = cls(self.settings, conn, **self.wiring(conn.name))
+                self._connectors[role] = cls(self.settings, conn, **self.wiring(conn))
             return self._connectors[role]
 
     def close(self) -> None:

@@ -21,6 +21,21 @@ from sync_core.models import (
 )
 
 
+class FakeTime:
+    """A clock that moves when slept on (or when a test sets ``now``); every sleep is kept."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
 @dataclass
 class FakeStore:
     """A target (Writer, CatalogueReader, Replayer, Creator) holding catalogue items in a dict; ``refuse``

@@ -46,7 +46,7 @@ def sync_batch(
     pages: Sequence[SourcePage],
     *,
     dry_run: bool = False,
-    on_pages: Callable[[int], None] | None = None,
+    on_pages: Callable[[int], object] | None = None,
 ) -> SyncCounts:
     """Prepare, map, plan and apply one batch of pages; record ledger, failures, journal and counters.
     ``on_pages(n)``: n more of the batch's pages are done, told as their share of the writes lands (so
@@ -81,9 +81,11 @@ def sync_batch(
     resolving = has_open_failures(url, pipeline=ctx.key)
 
     planned = len(plan.writes)
+    refused: list[NewFailure] = []  # the failure rows of the writes the target refused, made as they land
 
     def record_parts(parts: Sequence[WriteOutcome]) -> None:
         succeeded = [w for part in parts for w in part.succeeded]
+        failures = [target.failure(f) for part in parts for f in part.failed]
         with session_scope(url) as session:
             target.record(session, succeeded=succeeded, unchanged=(), run_id=ctx.run_id)
             for context, keys in target.settled(succeeded) if resolving else ():
@@ -91,10 +93,11 @@ def sync_batch(
             record_failures(
                 session,
                 pipeline=ctx.key,
-                failures=[target.failure(f) for part in parts for f in part.failed],
+                failures=failures,
                 retry_base_s=ctx.settings.failure_retry_base_s,
             )
-        told.share(sum(len(part.succeeded) + len(part.failed) for part in parts), planned)
+        refused.extend(failures)
+        told.share(len(succeeded) + len(failures), planned)
 
     # What lands is recorded within a fraction of a second, a group of parts a transaction (engine.recorder).
     recorder = GroupRecorder(record_parts)
@@ -106,7 +109,6 @@ def sync_batch(
     recorder.close()
     counts.pushed = len(outcome.succeeded)
     counts.inserted = sum((w.target_key, w.kind) not in known for w in outcome.succeeded)
-    refused = [target.failure(f) for f in outcome.failed]
     counts.failed += len(refused)
     counts.reasons.update(
         f"{'push' if row.context.startswith('push:') else 'invalid'}:{row.reason}" for row in refused
@@ -138,8 +140,8 @@ def _record_batch(
     """The batch's mapping failures and resolutions, the values it found held, its journal (``refused``: the
     failures of its writes, recorded as their parts landed) and counters.
 
-        Resolved: the quarantine of every item read right (``mapped.clean``), and the failures of every value the
-        target already holds as the source wants it now (``held``): a replay would send a value no longer wanted.
+    Resolved: the quarantine of every item read right (``mapped.clean``), and the failures of every value the
+    target already holds as the source wants it now (``held``): a replay would send a value no longer wanted.
     """
     url, target = ctx.settings.database_url, job.target
     with session_scope(url) as session:

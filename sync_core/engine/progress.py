@@ -218,7 +218,7 @@ class PagesTold:
     """Tells ``on_pages`` how many of a batch's ``pages`` are done, in whole pages, never more than once each:
     the landed share of the writes (``share``), then the rest (``all``). Thread-safe."""
 
-    def __init__(self, pages: int, on_pages: Callable[[int], None] | None) -> None:
+    def __init__(self, pages: int, on_pages: Callable[[int], object] | None) -> None:
         self.pages, self.on_pages, self.told, self.landed = pages, on_pages, 0, 0
         self._lock = threading.Lock()
 

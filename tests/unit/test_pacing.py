@@ -7,19 +7,7 @@ import threading
 import pytest
 
 from sync_core.http.pacing import TokenBucket, shared_bucket
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from tests.fakes import FakeTime
 
 
 def test_burst_then_paced() -> None:

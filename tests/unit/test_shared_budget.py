@@ -14,19 +14,7 @@ import pytest
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 from tasks.shared_budget import PrefectLimit, SharedBudget, block_size, limit_shape
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from tests.fakes import FakeTime
 
 
 class Blocks:
