@@ -3,10 +3,14 @@ one, read from the registry (no Prefect import, so the command line can name the
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from sync_core.engine.connections import ConnectorClass, default_connection, requests_limit
+from sync_core.engine.connections import (
+    ConnectorClass,
+    default_connection,
+    requests_limit,
+    requests_limit_shape,
+)
 from sync_core.engine.registry import pipelines
 from sync_core.errors import ConfigError
 from sync_core.settings import Settings
@@ -56,8 +60,6 @@ def rate_limits(settings: Settings) -> list[RateLimit]:
     """
     limits = []
     for connector in budgeted_connectors():
-        per_second = _per_minute(settings, connector) / 60
-        limits.append(
-            RateLimit(requests_limit(connector.provider), max(1, math.ceil(per_second)), round(per_second, 4))
-        )
+        limit, decay = requests_limit_shape(_per_minute(settings, connector))
+        limits.append(RateLimit(requests_limit(connector.provider), limit, decay))
     return limits

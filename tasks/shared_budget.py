@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from sync_core.engine.connections import requests_limit
+from sync_core.engine.connections import requests_limit, requests_limit_shape
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import SyncPrefectClient
@@ -53,13 +53,6 @@ def block_size(per_min: float, limit: int | None = None) -> int:
     """Slots taken per call: ``BLOCK_S`` of the budget, at least 1, at most the limit's size."""
     block = max(1, round(per_min / 60 * BLOCK_S))
     return max(1, min(block, limit)) if limit is not None else block
-
-
-def limit_shape(per_min: float) -> tuple[int, float]:
-    """(limit, slot_decay_per_second) of a rate limit at ``per_min`` requests a minute: one second's worth
-    of slots, decaying at the rate (as ``deployments/limits.py`` makes them)."""
-    per_second = per_min / 60
-    return max(1, math.ceil(per_second)), round(per_second, 4)
 
 
 class SharedBudget:
@@ -238,7 +231,7 @@ class PrefectLimit:
         from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
         from prefect.exceptions import ObjectAlreadyExists
 
-        size, decay = limit_shape(self.per_min)
+        size, decay = requests_limit_shape(self.per_min)
         try:
             client.create_global_concurrency_limit(
                 GlobalConcurrencyLimitCreate(name=self.limit_name, limit=size, slot_decay_per_second=decay)

@@ -17,6 +17,7 @@ entry) that holds it.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -149,6 +150,13 @@ def parse_run_key(key: str) -> tuple[str, dict[str, str]]:
 def requests_limit(name: str) -> str:
     """The Prefect limit and task tag of connection ``name``'s requests: ``<connection>-requests``."""
     return f"{name}-requests"
+
+
+def requests_limit_shape(per_min: float) -> tuple[int, float]:
+    """(limit, slot_decay_per_second) of the Prefect limit of a connection allowed ``per_min`` requests a
+    minute, used as a rate limit: one second's worth of slots (the burst), freed at the rate."""
+    per_second = per_min / 60
+    return max(1, math.ceil(per_second)), round(per_second, 4)
 
 
 def pipeline_connections(

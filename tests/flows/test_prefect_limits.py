@@ -12,11 +12,12 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 
 from flows.sync_products import sync_products
+from sync_core.engine.connections import requests_limit_shape
 from sync_core.sandbox.catalogue import SandboxConfig
 from sync_core.sandbox.server import SandboxHandle
 from sync_core.sandbox.verify import verify_store
 from tasks import shared_budget
-from tasks.shared_budget import block_size, limit_shape
+from tasks.shared_budget import block_size
 
 pytestmark = pytest.mark.e2e
 LIMITS = ("anar360-requests", "sazito-requests")
@@ -92,4 +93,4 @@ def test_a_missing_limit_is_created_at_the_connection_rate(shared: SandboxHandle
     assert verify_store(shared.state).ok
     limits = asyncio.run(_limits())
     for name in LIMITS:
-        assert limits[name][1:] == limit_shape(PER_MIN) == (20, 20.0)
+        assert limits[name][1:] == requests_limit_shape(PER_MIN) == (20, 20.0)

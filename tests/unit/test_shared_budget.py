@@ -13,7 +13,8 @@ import httpx
 import pytest
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
-from tasks.shared_budget import PrefectLimit, SharedBudget, block_size, limit_shape
+from sync_core.engine.connections import requests_limit_shape
+from tasks.shared_budget import PrefectLimit, SharedBudget, block_size
 from tests.fakes import FakeTime
 
 
@@ -35,9 +36,9 @@ def test_block_is_half_a_second_of_the_budget_within_the_limit() -> None:
     assert [block_size(per_min) for per_min in (600, 240, 6000, 60, 30)] == [5, 2, 50, 1, 1]
     assert block_size(600, limit=3) == 3  # never more than the limit holds
     assert block_size(600, limit=10) == 5
-    assert limit_shape(600) == (10, 10.0)  # one second's worth, decaying at the rate
-    assert limit_shape(240) == (4, 4.0)
-    assert limit_shape(100) == (2, 1.6667)
+    assert requests_limit_shape(600) == (10, 10.0)  # one second's worth, decaying at the rate
+    assert requests_limit_shape(240) == (4, 4.0)
+    assert requests_limit_shape(100) == (2, 1.6667)
 
 
 @pytest.mark.parametrize(("requests", "block"), [(1, 5), (5, 5), (6, 5), (99, 5), (100, 10), (7, 1)])
