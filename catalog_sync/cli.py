@@ -11,8 +11,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from catalog_sync.monitor import add_monitor_command
 from catalog_sync.runner import EXIT_FAILED, EXIT_OK, first_line, read_settings
-from catalog_sync.sync_commands import add_retry_command, add_sync_commands
+from catalog_sync.sync_commands import add_pipeline_commands, add_retry_command, add_sync_commands
 from sync_core.errors import ConfigError, ConnectorError, PersistenceError, SyncError
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
@@ -201,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sync_commands(commands(sub.add_parser("sync", help="run a sync now"), "what", "WHAT"))
     add_retry_command(sub)
+    add_pipeline_commands(sub)
+    add_monitor_command(sub)
 
     health = sub.add_parser("health", help="database, last runs, circuits, failures (exit 1 when unhealthy)")
     health.add_argument("--json", action="store_true", help="print JSON")

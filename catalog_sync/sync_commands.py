@@ -96,6 +96,18 @@ def _run_feed(args: argparse.Namespace, spec: Pipeline, strategy: str) -> int:
     return run_flow(settings, sync_events, url=args.url, connections=args.connections or None)
 
 
+def _run_declared(args: argparse.Namespace, spec: Pipeline, strategy: str) -> int:
+    """A pipeline's own flow (``Pipeline.entrypoint``) with the parameters its ``flow_params`` makes."""
+    import importlib
+
+    assert spec.entrypoint is not None
+    params = spec.flow_params(args) if spec.flow_params is not None else {}
+    settings = preflight(spec, None, args.connections, _accepted(spec, args, params))
+    module, _, function = spec.entrypoint.partition(":")
+    flow = getattr(importlib.import_module(module), function)
+    return run_flow(settings, flow, **params, connections=args.connections or None)
+
+
 def _run_any(args: argparse.Namespace, spec: Pipeline, strategy: str) -> int:
     settings = preflight(spec, None, args.connections, _accepted(spec, args, {}))
     from flows.pipeline_run import sync_pipeline
@@ -123,9 +135,13 @@ FLOW_CALLS = {  # by the flow a pipeline declares
     ),
 }
 ANY_PIPELINE = FlowCall(lambda spec: spec.title, _dry_run_option, _run_any)
+OWN_FLOW = FlowCall(lambda spec: spec.title, lambda parser: None, _run_declared)
 
 
 def flow_call(spec: Pipeline) -> FlowCall:
+    """How `sync <pipeline>` runs: the pipeline's own flow when it declares one, else by its flow's name."""
+    if spec.entrypoint is not None:
+        return OWN_FLOW
     return FLOW_CALLS.get(spec.flow, ANY_PIPELINE)
 
 
@@ -154,8 +170,10 @@ def cmd_sync_catalogue(args: argparse.Namespace) -> int:
 
 
 def cmd_retry_failures(args: argparse.Namespace) -> int:
-    for spec in _capable("replayable", args.pipeline):  # replays go through the target
-        settings = preflight(spec, (TARGET,), None, _waiting(args))
+    for spec in _capable("replayable", args.pipeline):
+        # Replays go through the target, or ask the source again (a pipeline's replay strategy).
+        roles = (TARGET,) if spec.replay_strategy is None else None
+        settings = preflight(spec, roles, None, _waiting(args))
     from flows.maintenance import retry_failures
 
     return run_flow(settings, retry_failures, max_batches=args.max_batches, pipeline=args.pipeline)
@@ -214,6 +232,8 @@ def add_sync_commands(sync: Any) -> None:
         aliases = [spec.name] if spec.name != command else []
         parser = sync.add_parser(command, aliases=aliases, help=call.help(spec))
         call.options(parser)
+        if spec.sync_options is not None:
+            spec.sync_options(parser)
         parser.add_argument(
             "--strategy", choices=spec.strategies, help=f"how to run it (default {spec.default_strategy})"
         )
@@ -262,3 +282,12 @@ def add_retry_command(sub: Any) -> None:
     _add_pipeline_choice(retry, "replayable", "failures")
     add_wait(retry)
     retry.set_defaults(handler=cmd_retry_failures)
+
+
+def add_pipeline_commands(sub: Any) -> None:
+    """The commands pipelines declare of their own (``Pipeline.commands``, e.g. the part numbers one tracks)."""
+    from sync_core.engine.registry import pipelines
+
+    for spec in pipelines().values():
+        if spec.commands is not None:
+            spec.commands(sub)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import Any, cast
 from uuid import UUID
 
@@ -18,10 +19,20 @@ from prefect.artifacts import (
 from prefect.exceptions import MissingContextError
 
 from sync_core.engine.context import current_settings
-from sync_core.engine.progress import INTERVAL_S, Clock, Listener, Progress, Snapshot, Throttle
-from sync_core.engine.runs import COUNTERS
+from sync_core.engine.progress import (
+    INTERVAL_S,
+    Clock,
+    Listener,
+    Progress,
+    Snapshot,
+    Throttle,
+    progress_view,
+)
+from sync_core.engine.runs import COUNTERS, save_progress
 from sync_core.reports import connection_bases, render_run_report, run_report
 from tasks.prefect_events import emit_run_summary
+
+ROW_INTERVAL_S = 1.0  # the run row's progress moves at most once a second (monitors poll it)
 
 
 def artifact_key(*parts: str) -> str:
@@ -31,15 +42,41 @@ def artifact_key(*parts: str) -> str:
 
 
 def start_progress(
-    pipeline: str, *, interval_s: float = INTERVAL_S, clock: Clock = time.monotonic
+    pipeline: str,
+    *,
+    interval_s: float = INTERVAL_S,
+    clock: Clock = time.monotonic,
+    row: tuple[str, int, Callable[[], dict[str, Any]]] | None = None,
 ) -> Progress:
     """The run's progress tracker, shown as the progress artifact ``<pipeline>-progress``: moved at most once
     every ``interval_s`` (so every batch of pages or every 2 s, whichever is less often) and always at its
-    end (100% when the run's pages all went through)."""
+    end (100% when the run's pages all went through). With ``row`` (database URL, run id, the job's notes),
+    also kept on the run's row for `catalog-sync monitor` (sync_core.engine.runs.save_progress)."""
     key = artifact_key(pipeline, "progress")
     # Called from a flow's own (synchronous) code: the id itself, not a coroutine.
     artifact_id = cast(UUID, create_progress_artifact(0.0, key=key, description=f"{pipeline}: pages done"))
-    return Progress(pipeline, listeners=[progress_artifact(artifact_id, interval_s, clock)], clock=clock)
+    listeners = [progress_artifact(artifact_id, interval_s, clock)]
+    if row is not None:
+        listeners.append(progress_row(*row, clock=clock))
+    return Progress(pipeline, listeners=listeners, clock=clock)
+
+
+def progress_row(
+    url: str,
+    run_id: int,
+    notes: Callable[[], dict[str, Any]],
+    interval_s: float = ROW_INTERVAL_S,
+    clock: Clock = time.monotonic,
+) -> Listener:
+    """A progress listener keeping the run row's ``progress`` (pages, items, rate, ETA and the job's
+    notes), throttled; a database that refuses is logged once, never raised."""
+    throttle = Throttle(interval_s, clock)
+
+    def show(snapshot: Snapshot) -> None:
+        if throttle.due(final=snapshot.finished):
+            save_progress(url, run_id=run_id, progress=progress_view(snapshot) | notes())
+
+    return show
 
 
 def progress_artifact(

@@ -56,11 +56,13 @@ def open_pipeline_run(
     dry_run: bool = False,
     connections: dict[str, str] | None = None,
     params: dict[str, Any] | None = None,
+    part: str | None = None,
 ) -> PipelineRun:
     """Migrate the store and open a run of ``spec`` on its connections (``connections``: role → name, the
     defaults otherwise) under the lease of that pipeline and those connections (waiting up to
     RUN_LEASE_WAIT_S for a run that holds it); raises PipelineBusy when it is still held, ConfigError /
-    PersistenceError."""
+    PersistenceError. A run of one ``part`` of the work (a shard: "2/4") has a lease and run row of its own,
+    ``<key>#<part>``, and shares the pipeline's failures, cursors and journal."""
     settings, params = current_settings(), dict(params or {})
     if spec.check_params is not None:
         spec.check_params(params)
@@ -71,7 +73,7 @@ def open_pipeline_run(
     upgrade(settings.database_url)
     leased = open_leased_run(
         settings.database_url,
-        lease=key,
+        lease=f"{key}#{part}" if part else key,
         scope=scope,
         dry_run=dry_run,
         flow_run_id=current_flow_run_id(),

@@ -10,6 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.client.schemas.objects import State
 
 from flows.lifecycle import open_pipeline_run, skipped
+from flows.pipeline_run import run_pipeline
 from sync_core.engine.registry import pipeline as find_pipeline
 from sync_core.engine.registry import with_capability
 from sync_core.engine.replay import REPLAY_BATCH
@@ -64,6 +65,8 @@ def retry_failures(
 
 
 def _replay(spec: Pipeline, max_batches: int) -> dict[str, Any] | State[Any]:
+    if spec.replay_strategy is not None:  # it replays by asking its source again, as a run of that strategy
+        return run_pipeline(spec.name, spec.replay_strategy, params={"limit": max_batches * REPLAY_BATCH})
     try:
         run = open_pipeline_run(spec, "retry")
     except PipelineBusy as busy:

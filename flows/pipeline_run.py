@@ -19,7 +19,7 @@ from sync_core.engine.registry import pipeline as find_pipeline
 from sync_core.engine.spec import SOURCE, TARGET
 from sync_core.errors import PipelineBusy
 from tasks.pipeline import fetch_pages, finish_run, read_catalogue, start_run, sync_pages
-from tasks.runtime import resources, tags_for
+from tasks.runtime import job_notes, resources, tags_for
 
 
 def run_pipeline(
@@ -29,15 +29,19 @@ def run_pipeline(
     dry_run: bool = False,
     connections: dict[str, str] | None = None,
     params: dict[str, Any] | None = None,
+    part: str | None = None,
 ) -> dict[str, Any] | State[Any]:
-    """Run pipeline ``name`` (or command) with ``strategy`` (its default when None); the run's summary."""
+    """Run pipeline ``name`` (or command) with ``strategy`` (its default when None); the run's summary.
+    ``part`` names a share of the work (a shard, "2/4") run under a lease of its own."""
     spec = find_pipeline(name)
     strategy = strategy or spec.default_strategy
     if strategy not in spec.strategies:
         raise ValueError(f"{spec.name} runs {' or '.join(spec.strategies)}, not {strategy!r}")
     logger = get_run_logger()
     try:
-        run = open_pipeline_run(spec, strategy, dry_run=dry_run, connections=connections, params=params)
+        run = open_pipeline_run(
+            spec, strategy, dry_run=dry_run, connections=connections, params=params, part=part
+        )
     except PipelineBusy as busy:
         return skipped(busy)
     with run:
@@ -53,7 +57,7 @@ def run_pipeline(
                 next_page, seen = read(run.id, next_page)
                 logger.info("target catalogue: %s items read (next page %s)", seen, next_page)
         # The tracker moves the progress artifact, and the command line's bar when one listens.
-        progress = start_progress(run.pipeline)
+        progress = start_progress(run.pipeline, row=(run.settings.database_url, run.id, job_notes(run.id)))
         pending = fetch.submit(run.id, start.first) if start.first is not None else None
         while pending is not None:
             pages = pending.result()

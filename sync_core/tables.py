@@ -44,6 +44,9 @@ class SyncRun(SQLModel, table=True):
     dry_run: bool = False
     flow_run_id: str | None = Field(default=None, max_length=64)
     error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    # While it runs: how far it is (pages, items, ETA) and what its job adds (sync_core.engine.progress),
+    # for `catalog-sync monitor` in another process.
+    progress: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
 
 
 class SyncCursor(SQLModel, table=True):

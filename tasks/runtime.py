@@ -49,6 +49,21 @@ def prefect_pacer(conn: Connection, settings: Settings) -> Callable[[], None] | 
     return shared_budget(conn.name, conn.rate_limit_per_min)
 
 
+def prefect_lane_pacer(
+    conn: Connection, settings: Settings
+) -> Callable[[str, int], Callable[[], None] | None]:
+    """The pacer of each lane of connection ``conn`` (a kind of call paced apart, e.g. one endpoint): when
+    USE_PREFECT_RATE_LIMITS is on, the lane's share of the Prefect global limit '<connection>-<lane>-requests'
+    (made at the lane's rate when missing), like :func:`prefect_pacer`; else None (its bucket alone)."""
+
+    def lane_pacer(lane: str, per_min: int) -> Callable[[], None] | None:
+        if not settings.use_prefect_rate_limits:
+            return None
+        return shared_budget(f"{conn.name}-{lane}", per_min)
+
+    return lane_pacer
+
+
 @dataclass
 class RunResources:
     """One run's context, job and connectors; pacing buckets are per process and connection, so they
@@ -72,6 +87,7 @@ class RunResources:
             "audit": self.audit,
             "breaker_store": DbBreakerStore(url),
             "pacer": prefect_pacer(conn, self.settings),
+            "lane_pacer": prefect_lane_pacer(conn, self.settings),
             "events": DbJournalSink(
                 url, run_id=self.ctx.run_id, pipeline=self.ctx.key, forward=forward_to_prefect
             ),
@@ -127,7 +143,8 @@ def resources(run_id: int) -> RunResources:
     name, chosen = parse_run_key(row.pipeline)
     spec = pipeline(name)
     conns = pipeline_connections(settings, spec, chosen)
-    return open_resources(settings, spec, run_id=run_id, key=row.pipeline, connections=conns)
+    key = row.pipeline.partition("#")[0]  # a shard's run shares the pipeline's failures and cursors
+    return open_resources(settings, spec, run_id=run_id, key=key, connections=conns)
 
 
 def tags_for(run_id: int, role: str) -> list[str]:
@@ -144,6 +161,16 @@ def job(run_id: int) -> Job:
         if res.job is None:
             res.job = res.ctx.pipeline.job(res.ctx)
         return res.job
+
+
+def job_notes(run_id: int) -> Callable[[], dict[str, Any]]:
+    """What the run's job adds to its progress (its ``progress_notes()``, when it has one), read when asked."""
+
+    def notes() -> dict[str, Any]:
+        found = getattr(job(run_id), "progress_notes", None)
+        return dict(found()) if found is not None else {}
+
+    return notes
 
 
 def release(run_id: int) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Self, TypedDict
 from urllib.parse import urlsplit
 
@@ -15,7 +15,15 @@ from typing_extensions import Unpack
 
 from sync_core import errors
 from sync_core.engine.connections import Connection, default_connection
-from sync_core.http.client import AuditSink, BreakerStore, HttpClient, JournalSink, Pacer, ResponseReader
+from sync_core.http.client import (
+    AuditSink,
+    BreakerStore,
+    HttpClient,
+    JournalSink,
+    LanePacer,
+    Pacer,
+    ResponseReader,
+)
 from sync_core.settings import Settings
 
 
@@ -26,6 +34,7 @@ class Wiring(TypedDict, total=False):
     audit: AuditSink | None
     breaker_store: BreakerStore | None
     pacer: Pacer | None
+    lane_pacer: LanePacer | None  # a lane's pacer, from its name and rate a minute (see HttpClient)
     events: JournalSink | None
     sleep: Callable[[float], None] | None
 
@@ -43,7 +52,8 @@ class HttpConnector:
     A subclass names its ``provider`` and the settings of its default connection: ``base_setting`` (its base
     URL; None when the provider has no default connection, only those of CONNECTIONS), ``secret_setting``
     (its credential, None when it needs none) and ``rate_setting`` (its override of RATE_LIMIT_PER_MIN, if
-    any); ``needs`` (the settings a default connection cannot work without) follows from them.
+    any); ``needs`` (the settings a default connection cannot work without) follows from them and from
+    ``also_needs`` (any other setting it cannot work without, e.g. an account number).
     It implements ``_check``: the cheapest call that proves the address answers and, where the API has a
     harmless call that needs them, that the credentials are accepted.
     """
@@ -52,12 +62,17 @@ class HttpConnector:
     base_setting: ClassVar[str | None] = None
     secret_setting: ClassVar[str | None] = None
     rate_setting: ClassVar[str | None] = None
+    also_needs: ClassVar[tuple[str, ...]] = ()
+    # Endpoints paced apart, each at its own rate: lane → the setting of its requests per minute (their
+    # shared Prefect limits are '<connection>-<lane>-requests').
+    lane_settings: ClassVar[dict[str, str]] = {}
     needs: ClassVar[tuple[str, ...]] = ()
     schemes: ClassVar[tuple[str, ...]] = ("http", "https")  # of the base URLs it can work with
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.needs = tuple(name for name in (cls.base_setting, cls.secret_setting) if name is not None)
+        named = (cls.base_setting, cls.secret_setting, *cls.also_needs)
+        cls.needs = tuple(name for name in named if name is not None)
 
     @classmethod
     def resolve(cls, settings: Settings, connection: Connection | None) -> Connection:
@@ -91,8 +106,12 @@ class HttpConnector:
         *,
         headers: dict[str, str],
         reader: ResponseReader,
+        lanes: Mapping[str, int] | None = None,
+        correlation_header: str | None = None,
+        renewable_auth: bool = False,
         **wiring: Unpack[Wiring],
     ) -> None:
+        """``lanes``, ``correlation_header`` and ``renewable_auth`` are the HttpClient's (see there)."""
         self.settings, self.connection = settings, connection
         self.http = HttpClient(
             connection.name,
@@ -101,6 +120,9 @@ class HttpConnector:
             rate_limit_per_min=connection.rate_limit_per_min,
             headers=headers,
             reader=reader,
+            lanes=lanes,
+            correlation_header=correlation_header,
+            renewable_auth=renewable_auth,
             **wiring,
         )
         self._header_identity = sorted(f"{k}={v}" for k, v in headers.items())

@@ -1,8 +1,10 @@
-"""The connectors' settings: each provider's default connection (base URL, credential, request budget) and
-how its connector reads (page size, feed bounds). Part of :class:`sync_core.settings.Settings`; more
+"""The connectors' settings: each provider's default connection (base URL, credential, account, request
+budgets) and how its connector reads (page size, feed bounds). Part of :class:`sync_core.settings.Settings`; more
 connections of a provider come from ``CONNECTIONS`` (:mod:`sync_core.engine.connections`)."""
 
 from __future__ import annotations
+
+import re
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings
@@ -22,9 +24,34 @@ class ConnectorSettings(BaseSettings):
     fever_provider_url: str = Field(
         "", description="Fever events feed: an http(s):// URL, or file:///path for a saved answer"
     )
+    ingram_base: str = Field(
+        "",
+        description="Ingram Micro API base with any environment prefix, e.g. https://api.ingrammicro.com:443 "
+        "(or .../sandbox); the token and catalogue paths hang off it",
+    )
+    ingram_client_id: str = Field("", description="Ingram Micro OAuth2 client id")
+    ingram_client_secret: SecretStr | None = Field(None, description="Ingram Micro OAuth2 client secret")
+    ingram_customer_number: str = Field(
+        "", max_length=10, description="Ingram Micro reseller account number (IM-CustomerNumber)"
+    )
+    ingram_country_code: str = Field(
+        "US", description="Two-letter country of the Ingram Micro account (IM-CountryCode), stored upper-case"
+    )
+    ingram_sender_id: str | None = Field(
+        None, max_length=32, description="Optional IM-SenderID: who calls, as Ingram Micro support sees it"
+    )
 
     anar360_rate_limit_per_min: int | None = Field(None, ge=1, le=100_000, description="Anar360 override")
     sazito_rate_limit_per_min: int | None = Field(None, ge=1, le=100_000, description="Sazito override")
+    ingram_pna_rate_per_min: int = Field(
+        60,
+        ge=1,
+        le=100_000,
+        description="Ingram Micro price-and-availability calls a minute (its own budget)",
+    )
+    ingram_details_rate_per_min: int = Field(
+        60, ge=1, le=100_000, description="Ingram Micro product-details calls a minute (its own budget)"
+    )
 
     sazito_page_size: int = Field(100, ge=1, le=100, description="Sazito catalogue page size asked for")
 
@@ -33,17 +60,35 @@ class ConnectorSettings(BaseSettings):
     )
     feed_max_mb: int = Field(512, ge=1, le=100_000, description="Largest events feed accepted, in MiB")
 
-    @field_validator("anar360_base", "sazito_base")
+    @field_validator("anar360_base", "sazito_base", "ingram_base")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return base_url(value)
+
+    @field_validator("ingram_client_id", "ingram_customer_number", mode="before")
+    @classmethod
+    def _strip(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("ingram_sender_id", mode="before")
+    @classmethod
+    def _optional(cls, value: object) -> object:
+        return (value.strip() or None) if isinstance(value, str) else value
+
+    @field_validator("ingram_country_code")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        value = value.strip()
+        if not re.fullmatch(r"[A-Za-z]{2}", value):
+            raise ValueError("must be a two-letter country code, e.g. US")
+        return value.upper()
 
     @field_validator("fever_provider_url")
     @classmethod
     def _feed_url(cls, value: str) -> str:
         return url(value.strip(), ("http", "https", "file"))
 
-    @field_validator("anar360_token", "sazito_key")
+    @field_validator("anar360_token", "sazito_key", "ingram_client_secret")
     @classmethod
     def _refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
         return secret(value)

@@ -142,8 +142,9 @@ def run_key(pipeline: str, connections: Mapping[str, Connection]) -> str:
 
 
 def parse_run_key(key: str) -> tuple[str, dict[str, str]]:
-    """(pipeline, role → connection name) of a key made by :func:`run_key`."""
-    name, _, chosen = key.partition("@")
+    """(pipeline, role → connection name) of a key made by :func:`run_key` (or of a run row's, which may end
+    with ``#<part>``: a shard's run)."""
+    name, _, chosen = key.partition("#")[0].partition("@")
     return name, dict(part.split("=", 1) for part in chosen.split(",") if part)
 
 

@@ -184,3 +184,20 @@ def list_failures(url: str, *, status: str | None = None, limit: int = 100) -> l
         if status:
             query = query.where(Failure.status == status)
         return list(session.exec(query))
+
+
+def mark_exhausted(url: str, *, pipeline: str, contexts: Sequence[str], max_attempts: int) -> int:
+    """Mark dead the pending failures of these contexts that have had their last allowed attempt (for
+    pipelines that replay by asking the source again); returns how many."""
+    with session_scope(url) as session:
+        result = session.execute(
+            sa.update(Failure)
+            .where(
+                col(Failure.pipeline) == pipeline,
+                col(Failure.context).in_(contexts),
+                col(Failure.status) == "pending",
+                col(Failure.attempts) >= max_attempts,
+            )
+            .values(status="dead", next_retry_at=None)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

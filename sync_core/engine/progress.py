@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 Clock = Callable[[], float]
 Listener = Callable[["Snapshot"], None]
@@ -187,6 +188,20 @@ def throttled(listener: Listener, interval_s: float = INTERVAL_S, clock: Clock =
             listener(snapshot)
 
     return show
+
+
+def progress_view(snapshot: Snapshot) -> dict[str, Any]:
+    """A snapshot as JSON-ready values (kept on the run's row for monitors in other processes)."""
+    eta = snapshot.eta_s
+    return {
+        "pages": snapshot.pages,
+        "expected_pages": snapshot.expected_pages,
+        "items": snapshot.items,
+        "expected_items": snapshot.expected_items,
+        "elapsed_s": round(snapshot.elapsed_s, 1),
+        "eta_s": round(eta, 1) if eta is not None else None,
+        "finished": snapshot.finished,
+    }
 
 
 def clock_text(seconds: float) -> str:

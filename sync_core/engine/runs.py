@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +13,8 @@ from sqlmodel import Session, col, select
 from sync_core.db import session_scope
 from sync_core.tables import JournalEntry, SyncCursor, SyncRun, utcnow
 from sync_core.upsert import upsert
+
+log = logging.getLogger(__name__)
 
 COUNTERS = ("fetched", "mapped", "pushed", "unchanged", "skipped", "failed", "requests")
 
@@ -60,6 +63,16 @@ def add_counts(url: str, *, run_id: int, **counts: int) -> None:
         session.execute(sa.update(SyncRun).where(col(SyncRun.id) == run_id).values(**values))
 
 
+def save_progress(url: str, *, run_id: int, progress: dict[str, Any]) -> None:
+    """Keep a running run's progress on its row (what `catalog-sync monitor` shows); never raises: progress
+    never stops a run."""
+    try:
+        with session_scope(url) as session:
+            session.execute(sa.update(SyncRun).where(col(SyncRun.id) == run_id).values(progress=progress))
+    except Exception:
+        log.warning("run %s: could not save its progress", run_id, exc_info=True)
+
+
 def end_run(session: Session, *, run_id: int, status: str, error: str | None, requests: int = 0) -> SyncRun:
     """Close a run in the caller's transaction: final status, error, finish time, requests added."""
     run = session.get(SyncRun, run_id)
@@ -91,6 +104,29 @@ def recent_runs(url: str, *, limit: int = 20, pipeline: str | None = None) -> li
         if pipeline:
             query = query.where(SyncRun.pipeline == pipeline)
         return list(session.exec(query))
+
+
+def last_finished_run(url: str, *, pipeline: str, scope: str) -> SyncRun | None:
+    """The newest run of ``pipeline`` in ``scope`` that ended success or partial."""
+    with session_scope(url) as session:
+        query = (
+            select(SyncRun)
+            .where(
+                SyncRun.pipeline == pipeline,
+                SyncRun.scope == scope,
+                col(SyncRun.status).in_(("success", "partial")),
+                SyncRun.dry_run == False,  # noqa: E712
+            )
+            .order_by(col(SyncRun.id).desc())
+            .limit(1)
+        )
+        return session.exec(query).first()
+
+
+def runs_of_flow_runs(url: str, flow_run_ids: Sequence[str]) -> list[SyncRun]:
+    """The run rows of these Prefect flow runs."""
+    with session_scope(url) as session:
+        return list(session.exec(select(SyncRun).where(col(SyncRun.flow_run_id).in_(flow_run_ids))))
 
 
 def last_run_per_pipeline(url: str) -> list[SyncRun]:

@@ -45,6 +45,16 @@ class Pipeline:
     param_settings: Mapping[str, str] = field(default_factory=dict)
     # Refuses a run's parameters the pipeline cannot use: ConfigError with a one-line reason.
     check_params: Callable[[dict[str, Any]], None] | None = None
+    # A flow of its own, as "module:function" (``flow`` is its name): `sync <command>` runs it with the
+    # parameters ``flow_params`` makes of the options ``sync_options`` adds to the command line.
+    entrypoint: str | None = None
+    sync_options: Callable[[Any], None] | None = None  # argparse parser → None
+    flow_params: Callable[[Any], dict[str, Any]] | None = None  # argparse namespace → the flow's parameters
+    # Commands of its own: given `catalog-sync`'s sub-command action, adds its parsers (e.g. `ingram track`).
+    commands: Callable[[Any], None] | None = None
+    # Failures replayed by a run of this strategy (which asks the source again), not through a target's
+    # per-item call: `retry-failures` runs it.
+    replay_strategy: str | None = None
 
     @property
     def default_strategy(self) -> str:

@@ -6,9 +6,17 @@ bucket, error messages and the audit rows' ``provider`` column all carry that na
 one provider never share a circuit or a request budget. A provider's default connection is named after the
 provider.
 
+Pacing: a call waits for its lane: the connection's (its bucket, and its pacer when one is wired), or one
+of the client's ``lanes``, each a budget of its own (a provider that limits some endpoints apart from the
+rest). ``waited_s`` and ``throttled`` tell what rate limits cost the client's calls so far.
+
+Correlation: one id per call, in every audit row of its attempts; with ``correlation_header``, a new id per
+attempt, sent in that header (the provider logs each attempt as a call of its own).
+
 Budget: ``http_retries`` retries per request (``http_retries + 1`` attempts), on TransientError only; waits
-grow from ``http_retry_backoff_ms`` with full jitter, or follow Retry-After; none exceeds
-``http_retry_max_wait_s``. Prefect retries whole tasks on top of this, on TransientError too.
+grow from ``http_retry_backoff_ms`` with full jitter, or follow a 429's X-RateLimit-Reset or Retry-After;
+none exceeds ``http_retry_max_wait_s`` (sync_core.http.retry). Prefect retries whole tasks on top of this,
+on TransientError too.
 
 Bounds: a call (every attempt, wait and the body) ends within its deadline (``http_deadline_s``; a download
 has its own) and an answer is read up to a size bound; past either, LimitExceeded, which nothing retries.
@@ -20,30 +28,20 @@ an answer or a transport failure means in sync_core.http.translate, the audit tr
 from __future__ import annotations
 
 import logging
-import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import IO, Any
 
 import httpx
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_after_delay,
-    stop_any,
-    wait_random_exponential,
-)
 
 from sync_core import errors
 from sync_core.http.call import Call
 from sync_core.http.circuit import BreakerState, BreakerStore, CircuitBreaker, JournalSink, MemoryBreakerStore
-from sync_core.http.pacing import Pacer, TokenBucket, shared_bucket
+from sync_core.http.pacing import Lane, Pacer, TokenBucket, WaitTally, shared_bucket
 from sync_core.http.records import AuditSink, RequestRecord, auditor
-from sync_core.http.redaction import is_secret_name, redact_body, redact_url
+from sync_core.http.redaction import Secrets, is_secret_name, redact_body, redact_url, scrub
 from sync_core.http.responses import (
     ReadBounds,
     ResponseReader,
@@ -52,6 +50,7 @@ from sync_core.http.responses import (
     parse_retry_after,
     read_answer,
 )
+from sync_core.http.retry import RetryPolicy
 from sync_core.http.tls import shared_tls_context
 from sync_core.http.translate import deadline_error, response_error, transport_error
 from sync_core.settings import Settings
@@ -63,6 +62,7 @@ __all__ = [
     "CircuitBreaker",
     "JournalSink",
     "HttpClient",
+    "LanePacer",
     "MemoryBreakerStore",
     "Pacer",
     "ReadBounds",
@@ -78,12 +78,19 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# The pacer of a client's lane, from the lane's name and rate a minute (None: its bucket alone paces it).
+LanePacer = Callable[[str, int], Pacer | None]
+
 
 class HttpClient:
     """One connection's HTTP client: only 2xx comes back, everything else raises from sync_core.errors.
 
     ``name`` is the connection's name, ``base_url`` its address and ``rate_limit_per_min`` its request budget
-    (the process-wide bucket of that name, unless ``bucket`` is given)."""
+    (the process-wide bucket of that name, unless ``bucket`` is given). ``lanes`` (lane → rate a minute) are
+    budgets of their own for the calls that name them: the process-wide bucket ``<name>/<lane>`` and the pacer
+    ``lane_pacer`` gives. ``correlation_header`` sends a new correlation id per attempt in that header.
+    With ``renewable_auth`` a 401 is not counted by the circuit: its caller renews the credential it sends
+    and calls again (an expired token says nothing of the provider's health)."""
 
     def __init__(
         self,
@@ -102,20 +109,15 @@ class HttpClient:
         clock: Callable[[], float] | None = None,
         bucket: TokenBucket | None = None,
         reader: ResponseReader | None = None,
+        lanes: Mapping[str, int] | None = None,
+        lane_pacer: LanePacer | None = None,
+        correlation_header: str | None = None,
+        renewable_auth: bool = False,
     ) -> None:
         self.name, self.settings = name, settings
         headers = {"User-Agent": "catalog-sync/0.1", **(headers or {})}
-        # The header values themselves, and the token of "Bearer <token>", are scrubbed from every text.
-        self._secrets = [
-            part
-            for name, value in headers.items()
-            if is_secret_name(name)
-            for part in (value, *value.split(" ")[1:])
-            if part
-        ]
         url = httpx.URL(base_url)
-        if url.password:  # credentials in the URL (basic auth): never in a message or an audit row
-            self._secrets += [f"{url.username}:{url.password}", url.password]
+        self._secret_list = Secrets.of(headers, url)
         self.address = f"{url.scheme}://{url.host}:{url.port or {'https': 443}.get(url.scheme, 80)}"
         self._client = httpx.Client(
             base_url=base_url,
@@ -124,14 +126,18 @@ class HttpClient:
             transport=transport,
             verify=shared_tls_context(),
         )
-        self._audit, self._events, self._pacer, self._reader = audit, events, pacer, reader or default_reader
+        self._audit, self._events, self._reader = audit, events, reader or default_reader
         self._sleep = sleep or time.sleep
         self._bucket = bucket or shared_bucket(name, rate_limit_per_min)
-        self._attempts = settings.http_retries + 1
+        self._lane = Lane(self._bucket, pacer)
+        self._lanes = {
+            lane: Lane(shared_bucket(f"{name}/{lane}", rate), lane_pacer(lane, rate) if lane_pacer else None)
+            for lane, rate in (lanes or {}).items()
+        }
+        self._tally = WaitTally()
+        self._correlation_header, self._renewable_auth = correlation_header, renewable_auth
+        self._retry = RetryPolicy(settings, sleep=self._sleep, tally=self._tally)
         self._bounds = ReadBounds(settings.http_deadline_s)
-        self._backoff = wait_random_exponential(
-            multiplier=settings.http_retry_backoff_ms / 1000, max=settings.http_retry_max_wait_s
-        )
         self.breaker = CircuitBreaker(
             name,
             breaker_store or MemoryBreakerStore(),
@@ -142,6 +148,28 @@ class HttpClient:
             clock=clock or time.time,
             on_event=self._emit,
         )
+
+    @property
+    def _secrets(self) -> list[str]:
+        return self._secret_list.values
+
+    @property
+    def waited_s(self) -> float:
+        """Seconds this client's calls have waited on rate limits: pacing (pacers and buckets) and 429s."""
+        return self._tally.waited_s
+
+    @property
+    def throttled(self) -> int:
+        """How many 429 answers this client's calls have had."""
+        return self._tally.throttled
+
+    def add_secret(self, value: str) -> None:
+        """Scrub ``value`` from every audit row and message from now on (a credential learned at run time)."""
+        self._secret_list.add(value)
+
+    def redact(self, text: str) -> str:
+        """``text`` with this client's secrets scrubbed out."""
+        return scrub(text, self._secrets)
 
     def __enter__(self) -> HttpClient:
         return self
@@ -160,18 +188,30 @@ class HttpClient:
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         context: str | None = None,
         idempotent: bool | None = None,
+        lane: str | None = None,
     ) -> httpx.Response:
         """Send with circuit check, pacing and retries; return a 2xx response or raise a ConnectorError.
 
-        ``idempotent`` defaults to False for POST/PATCH: those are resent only when they never left.
+        ``data`` is a form body (when ``json`` is None); ``headers`` go over the client's, and the values of
+        secret ones are scrubbed from then on. ``lane`` names the lane that paces the call (ValueError for
+        one the client has not). ``idempotent`` defaults to False for POST/PATCH: those are resent only when
+        they never left.
         """
         method = method.upper()
+        if lane is not None and lane not in self._lanes:
+            raise ValueError(
+                f"{self.name} has no lane {lane!r} (its lanes: {', '.join(self._lanes) or 'none'})"
+            )
+        for name, value in (headers or {}).items():
+            self._secret_list.add_header(name, value)
         resend_ok = idempotent if idempotent is not None else method not in ("POST", "PATCH")
-        return self._send(
-            Call(method, path, params, json, context, resend_ok, uuid.uuid4().hex, self._bounds)
-        )
+        call = Call(method, path, params, json, context, resend_ok, uuid.uuid4().hex, self._bounds)
+        call.headers, call.form, call.lane = headers, data, lane
+        return self._send(call)
 
     def download(
         self, path: str, sink: IO[bytes], *, bounds: ReadBounds, context: str | None = None
@@ -184,15 +224,7 @@ class HttpClient:
     def _send(self, call: Call) -> httpx.Response:
         """Attempt ``call`` until it succeeds, fails for good, runs out of attempts or of time."""
         call.deadline = time.monotonic() + call.bounds.deadline_s
-        retrying = Retrying(
-            stop=stop_any(stop_after_attempt(self._attempts), stop_after_delay(call.bounds.deadline_s)),
-            wait=self._wait,
-            sleep=self._sleep,
-            retry=retry_if_exception(call.retryable),
-            reraise=True,
-        )
-        response: httpx.Response = retrying(self._attempt, call)
-        return response
+        return self._retry.run(call, self._attempt)
 
     def _read(self, call: Call, response: httpx.Response) -> httpx.Response:
         """The answer, read within the call's bounds: a 2xx download into its sink, anything else in memory."""
@@ -210,10 +242,11 @@ class HttpClient:
         """GET and decode JSON; a 2xx body that is not JSON raises TransientError."""
         return self.json_body(self.request("GET", path, params=params, context=context))
 
-    def json_body(self, response: httpx.Response) -> Any:
-        """Decode a response's JSON body or raise TransientError naming the call."""
+    def json_body(self, response: httpx.Response, *, loads: Callable[[bytes], Any] | None = None) -> Any:
+        """Decode a response's JSON body (with ``loads`` when given, e.g. to read decimals exactly) or raise
+        TransientError naming the call."""
         try:
-            return response.json()
+            return response.json() if loads is None else loads(response.content)
         except ValueError:
             req = response.request
             raise errors.TransientError(
@@ -225,9 +258,11 @@ class HttpClient:
 
     def _attempt(self, call: Call) -> httpx.Response:
         call.attempt += 1
+        if self._correlation_header and call.attempt > 1:  # each attempt is a call of its own to the provider
+            call.correlation_id = uuid.uuid4().hex
         started = datetime.now(UTC)
         timeout = max(0.001, min(self.settings.http_timeout, call.remaining()))
-        request = call.build(self._client, timeout)
+        request = call.build(self._client, timeout, correlation_header=self._correlation_header)
         audit = auditor(
             call,
             request,
@@ -243,11 +278,8 @@ class HttpClient:
             exc.correlation_id = call.correlation_id
             audit("circuit_open", None, exc, None)
             raise
-        if self._pacer is not None:
-            self._pacer()
-        wait = self._bucket.reserve()
-        if wait > 0:
-            self._sleep(wait)
+        lane = self._lanes[call.lane] if call.lane is not None else self._lane
+        self._tally.waited(lane.pace(self._sleep))
         response: httpx.Response | None = None
         t0 = time.perf_counter()
         error: errors.ConnectorError | None
@@ -268,16 +300,15 @@ class HttpClient:
         except errors.LimitExceeded as exc:
             error = exc
         duration_ms = int((time.perf_counter() - t0) * 1000)
-        counted = isinstance(error, errors.TransientError | errors.AuthError)
-        if counted and not isinstance(error, errors.RateLimited):
-            self.breaker.record_failure(probe, str(error))
-        else:  # any answer, even a 404 or 429, shows the provider is up
-            self.breaker.record_success(probe)
+        call.rate_limited = isinstance(error, errors.RateLimited)
+        if call.rate_limited:
+            self._tally.throttled_once()
+        self._tell_circuit(probe, error)
         if error is None:
             audit("success", response, None, duration_ms)
             assert response is not None
             return response
-        final = not (call.retryable(error) and call.attempt < self._attempts and call.remaining() > 0)
+        final = not (call.retryable(error) and call.attempt < self._retry.attempts and call.remaining() > 0)
         if final and call.attempt > 1:
             error.args = (f"{error.args[0]} after {call.attempt} attempts",)
         timed_out = isinstance(error.__cause__, httpx.TimeoutException) or isinstance(
@@ -286,14 +317,18 @@ class HttpClient:
         audit("retry" if not final else "timeout" if timed_out else "fail", response, error, duration_ms)
         raise error
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        cap = self.settings.http_retry_max_wait_s
-        remaining = max(0.0, state.args[0].remaining()) if state.args else cap
-        if isinstance(exc, errors.RateLimited) and exc.retry_after is not None:
-            # A little upward jitter so clients told the same Retry-After do not all come back at once.
-            return min(cap, remaining, exc.retry_after + random.uniform(0, min(1.0, exc.retry_after * 0.1)))
-        return min(remaining, float(self._backoff(state)))
+    def _tell_circuit(self, probe: bool, error: errors.ConnectorError | None) -> None:
+        """Count a failure that may mean the provider is down (5xx, timeout, connection, auth); any other
+        answer, even a 404 or 429, shows it is up."""
+        counted = isinstance(error, errors.TransientError | errors.AuthError) and not isinstance(
+            error, errors.RateLimited
+        )
+        if self._renewable_auth and isinstance(error, errors.AuthError) and error.status == 401:
+            counted = False  # an expired token: the caller renews it
+        if counted:
+            self.breaker.record_failure(probe, str(error))
+        else:
+            self.breaker.record_success(probe)
 
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
         if self._events is None:

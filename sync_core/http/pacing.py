@@ -1,4 +1,5 @@
-"""Client-side pacing: a token bucket per connection, shared by every client of that connection in a process."""
+"""Client-side pacing: a token bucket per connection (and per lane: a kind of call the provider limits on its
+own), shared by every client of that connection in a process; and the tally of what pacing and 429s cost."""
 
 from __future__ import annotations
 
@@ -66,3 +67,57 @@ def shared_bucket(name: str, rate_per_min: float, burst: int | None = None) -> T
         if bucket is None:
             bucket = _shared[key] = TokenBucket(rate_per_min, burst)
         return bucket
+
+
+class Lane:
+    """How one kind of call is paced: a token bucket and, when wired, a pacer (a budget shared between
+    processes) asked first. A client's calls go by its connection's lane unless they name another."""
+
+    def __init__(self, bucket: TokenBucket, pacer: Pacer | None = None) -> None:
+        self.bucket, self.pacer = bucket, pacer
+
+    def pace(self, sleep: Callable[[float], None]) -> float:
+        """Wait for this lane's turn (the pacer, then the bucket); return the seconds it took."""
+        waited = 0.0
+        if self.pacer is not None:
+            started = time.monotonic()
+            self.pacer()
+            waited += time.monotonic() - started
+        wait = self.bucket.reserve()
+        if wait > 0:
+            sleep(wait)
+            waited += wait
+        return waited
+
+
+class WaitTally:
+    """What rate limits cost a client's calls, for a live monitor; thread-safe.
+
+    ``waited_s``: seconds spent pacing (pacers and buckets) and waiting out 429 answers; ``throttled``: the
+    429 answers received."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waited_s = 0.0
+        self._throttled = 0
+
+    @property
+    def waited_s(self) -> float:
+        with self._lock:
+            return self._waited_s
+
+    @property
+    def throttled(self) -> int:
+        with self._lock:
+            return self._throttled
+
+    def waited(self, seconds: float) -> None:
+        """Count ``seconds`` spent waiting on a rate limit."""
+        if seconds > 0:
+            with self._lock:
+                self._waited_s += seconds
+
+    def throttled_once(self) -> None:
+        """Count one 429 answer."""
+        with self._lock:
+            self._throttled += 1

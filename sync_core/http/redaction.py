@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json as jsonlib
 import re
+import threading
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote_plus
 
 import httpx
 
@@ -35,6 +38,50 @@ def scrub(text: str, secrets: list[str]) -> str:
         if len(secret) >= 4:
             text = text.replace(secret, REDACTED)
     return text
+
+
+def header_secrets(name: str, value: str) -> list[str]:
+    """The secrets a header carries: its value when its name is a secret one, and the token of
+    "Bearer <token>"."""
+    if not is_secret_name(name):
+        return []
+    return [part for part in (value, *value.split(" ")[1:]) if part]
+
+
+class Secrets:
+    """A client's secrets, scrubbed from every text it stores or shows: those it was built with, and those
+    it learns while it runs (a token fetched at run time), of which it keeps the latest ``keep_learned``.
+    Thread-safe; ``values`` is a list that is replaced, never changed, so a reader may keep it."""
+
+    def __init__(self, values: Iterable[str] = (), *, keep_learned: int = 16) -> None:
+        self._fixed = [value for value in values if value]
+        self._learned: list[tuple[str, ...]] = []  # each learned secret in the forms it may be seen in
+        self._keep = keep_learned
+        self._lock = threading.Lock()
+        self.values: list[str] = list(self._fixed)
+
+    @classmethod
+    def of(cls, headers: dict[str, str], url: httpx.URL) -> Secrets:
+        """The secrets of a client's headers and of its base URL (basic-auth credentials)."""
+        fixed = [secret for name, value in headers.items() for secret in header_secrets(name, value)]
+        if url.password:
+            fixed += [f"{url.username}:{url.password}", url.password]
+        return cls(fixed)
+
+    def add(self, value: str) -> None:
+        """Learn ``value`` (and its URL-encoded form, as a form body carries it); a known one is a no-op."""
+        forms = tuple(form for form in dict.fromkeys((value, quote_plus(value))) if form)
+        if all(form in self.values for form in forms):
+            return
+        with self._lock:
+            learned = [known for known in self._learned if known != forms] + [forms]
+            self._learned = learned[-self._keep :]
+            self.values = self._fixed + [form for known in self._learned for form in known]
+
+    def add_header(self, name: str, value: str) -> None:
+        """Learn the secrets a header carries (see :func:`header_secrets`)."""
+        for secret in header_secrets(name, value):
+            self.add(secret)
 
 
 def _redact_json(data: Any) -> Any:

@@ -1,5 +1,5 @@
 """Reading a provider's answer: within its bounds (time, size), which error class a status means,
-Retry-After, a short reason."""
+how long a 429 asks to wait (X-RateLimit-Reset, Retry-After), a short reason."""
 
 from __future__ import annotations
 
@@ -148,6 +148,32 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         when = when if when.tzinfo else when.replace(tzinfo=UTC)
         return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
     return seconds if 0 <= seconds < float("inf") else None
+
+
+EPOCH_FLOOR = 1_000_000_000  # an X-RateLimit-Reset at least this large is an epoch second (2001 on)
+
+
+def parse_rate_limit_reset(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from an X-RateLimit-Reset header: an epoch second (when the window ends: the wait is
+    that minus ``now``, ``time.time()`` by default, and never below 0), or, for a smaller number, a delay
+    in seconds as some providers send it; None if absent or garbage."""
+    value = (value or "").strip()
+    try:
+        reset = float(value)
+    except ValueError:
+        return None
+    if not 0 <= reset < float("inf"):
+        return None
+    if reset < EPOCH_FLOOR:
+        return reset
+    return max(0.0, reset - (time.time() if now is None else now))
+
+
+def rate_limit_wait(headers: httpx.Headers, *, now: float | None = None) -> float | None:
+    """How long a 429 asks to wait: X-RateLimit-Reset when it has one (the end of the window, exact), else
+    Retry-After; None when neither says."""
+    reset = parse_rate_limit_reset(headers.get("X-RateLimit-Reset"), now=now)
+    return reset if reset is not None else parse_retry_after(headers.get("Retry-After"))
 
 
 def error_class(status: int) -> type[errors.ConnectorError]:

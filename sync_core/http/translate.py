@@ -17,7 +17,7 @@ from sync_core.http.responses import (
     connection_reason,
     error_class,
     exceeded,
-    parse_retry_after,
+    rate_limit_wait,
 )
 
 
@@ -30,7 +30,8 @@ def response_error(
     secrets: list[str],
     emit: Callable[[str, dict[str, Any]], None],
 ) -> errors.ConnectorError | None:
-    """None for a success (as ``reader`` sees it), else the error it means; a 429 emits ``rate_limited``."""
+    """None for a success (as ``reader`` sees it), else the error it means; a 429 emits ``rate_limited``
+    and carries the wait its X-RateLimit-Reset or Retry-After asks for."""
     status, reason = reader(response)
     if response.is_success and 200 <= status < 300:
         return None
@@ -46,7 +47,7 @@ def response_error(
         "correlation_id": call.correlation_id,
     }
     if cls is errors.RateLimited:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        retry_after = rate_limit_wait(response.headers)
         emit("rate_limited", {"provider": provider, "retry_after": retry_after})
         error: errors.ConnectorError = errors.RateLimited(message, retry_after=retry_after, **kwargs)
     else:

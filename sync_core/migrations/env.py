@@ -6,6 +6,9 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import sync_core.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from sync_core.engine.registry import pipelines
+
+pipelines()  # and those of the pipelines' own modules
 
 target_metadata = SQLModel.metadata
 connection = context.config.attributes.get("connection")

@@ -1,4 +1,5 @@
-"""The pipelines' settings: pricing, linking and creation rules, and the events pipeline's schedule. Part of
+"""The pipelines' settings: pricing, linking and creation rules, the events pipeline's schedule, and how the
+Ingram pipeline refreshes details, spaces its runs and spreads over workers. Part of
 :class:`sync_core.settings.Settings`.
 
 Not a pipeline (it declares no ``PIPELINE``): the registry imports it with the rest of this package and
@@ -24,6 +25,22 @@ class PipelineSettings(BaseSettings):
     sazito_price_markup_percent: Decimal = Field(Decimal(0), ge=-100, description="… then + this percent")
     sazito_match_by_title: bool = Field(False, description="Link variants by normalised title + attributes")
     create_missing_products: bool = Field(False, description="Create unlinked supplier products in Sazito")
+    ingram_details_max_age_days: float = Field(
+        7, ge=0, le=3650, description="Ingram product details are fetched again once older than this"
+    )
+    ingram_min_interval_min: float = Field(
+        30,
+        ge=0,
+        le=10_080,
+        description="A sync-ingram run is skipped (and says so) when one finished less than this ago; "
+        "--force runs anyway",
+    )
+    ingram_shards: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="sync-ingram splits the tracked parts into this many sync-ingram-shard runs",
+    )
     event_sync_schedule: str = Field(
         "0 * * * *", description="Cron of the sync-events/fever-hourly deployment (applied by `deploy`)"
     )

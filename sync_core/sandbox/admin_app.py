@@ -1,4 +1,5 @@
-"""The sandbox's own control API under `/_sandbox`: stats, knobs, supplier mutations, the write hold."""
+"""The sandbox's own control API under `/_sandbox`: stats, knobs, supplier mutations, the write hold, and the
+Ingram simulator's parts, changes, tokens and oracle (`ingram_admin`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sync_core.sandbox.ingram_admin import ingram_admin_routes
 from sync_core.sandbox.state import SandboxState
 from sync_core.sandbox.verify import expected_writes, verify_store
 
@@ -79,5 +81,6 @@ def build_admin_app(state: SandboxState) -> Starlette:
             Route("/knobs", knobs, methods=["GET"]),
             Route("/release-writes", release_writes, methods=["POST"]),
             Route("/verify", verify, methods=["GET"]),
+            *ingram_admin_routes(state),
         ]
     )

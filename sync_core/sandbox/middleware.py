@@ -1,4 +1,4 @@
-"""ASGI middleware shared by both simulators: stats, latency, rate limit, 429 bursts and 5xx faults."""
+"""ASGI middleware shared by the simulators: stats, latency, rate limit, 429 bursts and 5xx faults."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ class SandboxMiddleware:
         decision = state.admit(self.api)
         if decision is not None:
             status, headers = decision
-            await _send_json(send, status, self.error_body(status, _REASONS.get(status, "error")), headers)
+            await send_json(send, status, self.error_body(status, _REASONS.get(status, "error")), headers)
             state.record_status(status)
             return
 
@@ -71,7 +71,8 @@ class SandboxMiddleware:
         await self.app(scope, receive, counting_send)
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
+async def send_json(send: Send, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
+    """Answer with a JSON body and extra headers straight on the ASGI channel."""
     payload = json.dumps(body).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
     raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]

@@ -63,6 +63,29 @@ class SandboxConfig:
     fever_base_plans: int = knob(200, "base plans in the Fever feed (/fever/api/events), at least 6")
     fever_plans_per_base: int = knob(2, "plans per Fever base plan")
     fever_zones_per_plan: int = knob(3, "zones per Fever plan, at least 2")
+    ingram_parts: int = knob(
+        1000, "Ingram Micro part numbers the sandbox knows (others are unknown: 207/404)"
+    )
+    ingram_client_id: str = knob("sandbox-client", "Ingram client id the token endpoint accepts")
+    ingram_client_secret: str = knob(
+        "sandbox-client-secret", "Ingram client secret the token endpoint accepts"
+    )
+    ingram_customer_number: str = knob("20-222222", "IM-CustomerNumber the Ingram catalog accepts (<= 10)")
+    ingram_token_ttl_s: float = knob(86399.0, "lifetime of an Ingram token; an expired one gets 401")
+    ingram_token_expires_in: int = knob(
+        0, "expires_in an Ingram token answer claims, in seconds (0: its real lifetime, rounded up)"
+    )
+    ingram_nested_pricing: float = knob(
+        0.0, "share of 200 Ingram P&A answers with pricing inside availability (207 answers always nest it)"
+    )
+    ingram_token_rate_per_min: int = knob(0, "Ingram token calls a minute before 429 (0: unlimited)")
+    ingram_pna_rate_per_min: int = knob(
+        0, "Ingram price-and-availability calls a minute before 429 (0: unlimited)"
+    )
+    ingram_details_rate_per_min: int = knob(0, "Ingram details calls a minute before 429 (0: unlimited)")
+    ingram_maintenance_s: float = knob(
+        0.0, "answer every Ingram call 503 (maintenance window) for this many seconds from start or when set"
+    )
 
     def __post_init__(self) -> None:
         if self.envelope not in ENVELOPES:
@@ -76,6 +99,7 @@ class SandboxConfig:
             "bad_record_fraction",
             "in_sync_fraction",
             "unlinked_fraction",
+            "ingram_nested_pricing",
         ):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be within [0, 1]")
@@ -86,6 +110,24 @@ class SandboxConfig:
         if self.anar360_max_limit < 1 or self.sazito_max_page_size < 1 or self.merchant_products < 0:
             raise ValueError("page caps must be >= 1 and merchant_products >= 0")
         self.fever_feed()  # refuses a feed too small to carry every quirk
+        self._check_ingram()
+
+    def _check_ingram(self) -> None:
+        limits = (
+            self.ingram_token_rate_per_min,
+            self.ingram_pna_rate_per_min,
+            self.ingram_details_rate_per_min,
+        )
+        if min(self.ingram_parts, self.ingram_token_expires_in, self.ingram_maintenance_s, *limits) < 0:
+            raise ValueError(
+                "ingram_parts, ingram_token_expires_in, the Ingram rates and maintenance must be >= 0"
+            )
+        if self.ingram_token_ttl_s <= 0:
+            raise ValueError("ingram_token_ttl_s must be > 0")
+        if not 0 < len(self.ingram_customer_number) <= 10:
+            raise ValueError("ingram_customer_number must be 1 to 10 characters")
+        if not (self.ingram_client_id and self.ingram_client_secret):
+            raise ValueError("ingram_client_id and ingram_client_secret must not be empty")
 
     def fever_feed(self) -> FeverFeedConfig:
         """The Fever feed these knobs describe (same seed); raises ValueError for sizes it refuses."""

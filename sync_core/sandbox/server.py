@@ -21,6 +21,7 @@ from sync_core.sandbox.admin_app import build_admin_app
 from sync_core.sandbox.anar360_app import build_anar360_app
 from sync_core.sandbox.catalogue import SandboxConfig
 from sync_core.sandbox.fever_app import build_fever_app
+from sync_core.sandbox.ingram_app import COUNTRY_CODE, build_ingram_app
 from sync_core.sandbox.sazito_app import build_sazito_app
 from sync_core.sandbox.state import SandboxState
 from sync_core.sandbox.verify import VerifyReport, verify_store
@@ -29,18 +30,21 @@ ANAR360_PREFIX = "/anar360/api/360"
 SAZITO_PREFIX = "/sazito/api/v1"
 FEVER_PREFIX = "/fever"
 FEVER_FEED_PATH = FEVER_PREFIX + "/api/events"
+INGRAM_PREFIX = "/ingram"
 ADMIN_PREFIX = "/_sandbox"
-SANDBOX_HELP = "serve the Anar360, Sazito and Fever simulators"  # `catalog-sync sandbox --help`
+SANDBOX_HELP = "serve the Anar360, Sazito, Fever and Ingram Micro simulators"  # `catalog-sync sandbox --help`
 STARTUP_TIMEOUT_S = 10.0
 
 
 def build_app(state: SandboxState) -> Starlette:
-    """Anar360 at /anar360/api/360, Sazito at /sazito/api/v1, Fever at /fever, control API at /_sandbox."""
+    """Anar360 at /anar360/api/360, Sazito at /sazito/api/v1, Fever at /fever, Ingram Micro at /ingram,
+    control API at /_sandbox."""
     return Starlette(
         routes=[
             Mount(ANAR360_PREFIX, app=build_anar360_app(state)),
             Mount(SAZITO_PREFIX, app=build_sazito_app(state)),
             Mount(FEVER_PREFIX, app=build_fever_app(state)),
+            Mount(INGRAM_PREFIX, app=build_ingram_app(state)),
             Mount(ADMIN_PREFIX, app=build_admin_app(state)),
         ]
     )
@@ -55,13 +59,29 @@ def sandbox_settings(url: str, config: SandboxConfig) -> dict[str, str]:
         "sazito_base": url + SAZITO_PREFIX,
         "sazito_key": config.sazito_key,
         "fever_provider_url": url + FEVER_FEED_PATH,
+        "ingram_base": url + INGRAM_PREFIX,
+        "ingram_client_id": config.ingram_client_id,
+        "ingram_client_secret": config.ingram_client_secret,
+        "ingram_customer_number": config.ingram_customer_number,
+        "ingram_country_code": COUNTRY_CODE,
     }
 
 
 def banner(url: str, config: SandboxConfig) -> str:
     """What `catalog-sync sandbox` prints: where it listens, and those settings, one provider a line."""
     values = sandbox_settings(url, config)
-    groups = (("anar360_base", "anar360_token"), ("sazito_base", "sazito_key"), ("fever_provider_url",))
+    groups = (
+        ("anar360_base", "anar360_token"),
+        ("sazito_base", "sazito_key"),
+        ("fever_provider_url",),
+        (
+            "ingram_base",
+            "ingram_client_id",
+            "ingram_client_secret",
+            "ingram_customer_number",
+            "ingram_country_code",
+        ),
+    )
     lines = ["  " + "  ".join(f"{name.upper()}={values[name]}" for name in group) for group in groups]
     return "\n".join([f"sandbox on {url}", *lines])
 
@@ -90,6 +110,7 @@ class SandboxHandle:
     anar360_base: str
     sazito_base: str
     fever_url: str  # the Fever feed (FEVER_PROVIDER_URL)
+    ingram_base: str  # INGRAM_BASE: the token and catalog paths hang off it
     anar360_token: str
     sazito_key: str
     state: SandboxState
@@ -148,6 +169,7 @@ def running_sandbox(
             anar360_base=url + ANAR360_PREFIX,
             sazito_base=url + SAZITO_PREFIX,
             fever_url=url + FEVER_FEED_PATH,
+            ingram_base=url + INGRAM_PREFIX,
             anar360_token=state.config.anar360_token,
             sazito_key=state.config.sazito_key,
             state=state,

@@ -1,4 +1,4 @@
-"""The live, thread-safe state of a sandbox: both catalogues, run-time knobs, counters and the write hold."""
+"""The live, thread-safe state of a sandbox: the catalogues, run-time knobs, counters and the write hold."""
 
 from __future__ import annotations
 
@@ -18,9 +18,19 @@ from sync_core.sandbox.catalogue import (
     mutate_supplier,
     now_ms,
 )
+from sync_core.sandbox.ingram_state import IngramState
 from sync_core.sandbox.traffic import TrafficShaper
 
 T = TypeVar("T")
+INGRAM_KNOBS = (
+    "ingram_token_ttl_s",
+    "ingram_token_expires_in",
+    "ingram_nested_pricing",
+    "ingram_token_rate_per_min",
+    "ingram_pna_rate_per_min",
+    "ingram_details_rate_per_min",
+    "ingram_maintenance_s",
+)
 RUNTIME_KNOBS = frozenset(
     {
         "latency_ms",
@@ -33,6 +43,7 @@ RUNTIME_KNOBS = frozenset(
         "html_answer_fraction",
         "anar360_stuck_page",
         "envelope",
+        *INGRAM_KNOBS,
     }
 )
 _COUNTERS = (
@@ -57,6 +68,7 @@ class SandboxState:
         self.config = dataclasses.replace(config) if config else SandboxConfig()
         self.catalogue: Catalogue = generate_catalogue(self.config)
         self.lock = threading.RLock()
+        self.ingram = IngramState(self.config, self.lock)
         self._hold_after: int | None = None
         self._hold_base = 0
         self._mutate_rng = random.Random(self.config.seed * 104729 + 3)
@@ -77,13 +89,15 @@ class SandboxState:
         if unknown:
             raise ValueError(f"unknown knobs: {sorted(unknown)}")
         for name, value in changes.items():
-            if name in ("fault_rate", "rejected_fraction", "html_answer_fraction") and not _is_number(
-                value, upper=1.0
-            ):
+            fractions = ("fault_rate", "rejected_fraction", "html_answer_fraction", "ingram_nested_pricing")
+            if name in fractions and not _is_number(value, upper=1.0):
                 raise ValueError(f"{name} must be a number in [0, 1]")
-            if name in ("latency_ms", "rate_limit") and not _is_number(value):
+            if name in ("latency_ms", "rate_limit", "ingram_token_ttl_s", "ingram_maintenance_s") and not (
+                _is_number(value)
+            ):
                 raise ValueError(f"{name} must be a non-negative number")
-            if (name.startswith("burst_") or name == "anar360_stuck_page") and not (
+            integers = ("anar360_stuck_page", "ingram_token_expires_in")
+            if (name.startswith("burst_") or name.endswith("_per_min") or name in integers) and not (
                 _is_number(value) and isinstance(value, int)
             ):
                 raise ValueError(f"{name} must be a non-negative integer")
@@ -92,7 +106,9 @@ class SandboxState:
             candidate = dataclasses.replace(self.config, **changes)  # re-runs the config's validation
             if hold is not ...:
                 self.hold_writes(hold)
-            self.config = candidate
+            self.config = self.ingram.config = candidate
+            if "ingram_maintenance_s" in changes:
+                self.ingram.start_maintenance(candidate.ingram_maintenance_s)
             if "rejected_fraction" in changes:
                 self._set_rejected(candidate.rejected_fraction)
             if "rate_limit" in changes:
@@ -147,6 +163,11 @@ class SandboxState:
         """Count one answered status code."""
         with self.lock:
             self._statuses[str(status)] += 1
+
+    def note_throttled(self) -> None:
+        """Count a 429 a simulator sent on its own (a per-endpoint limit), outside `admit`."""
+        with self.lock:
+            self._counters["throttled_429"] += 1
 
     def admit(self, api: str = "") -> tuple[int, dict[str, str]] | None:
         """``api``'s rate limit, then 429 bursts, then faults: None to serve the request, else (status,
@@ -295,6 +316,15 @@ class SandboxState:
             self._counters["mutations"] += len(chosen)
             return chosen
 
+    def change_ingram(self, n_parts: int, seed: int | None = None) -> list[str]:
+        """Change price and/or stock of n distinct Ingram parts (seeded); returns their part numbers."""
+        return self.ingram.change(n_parts, seed)
+
+    @property
+    def ingram_parts(self) -> list[str]:
+        """Every part number the Ingram simulator knows, in a stable order."""
+        return self.ingram.parts
+
     def next_fever_fetch(self) -> int:
         """Count one Fever feed answer and return its fetch number (1, 2, 3, ...)."""
         with self.lock:
@@ -312,6 +342,7 @@ class SandboxState:
             data["variant_write_counts"] = dict(self._per_variant)
             data["waiting_writes"] = self.waiting_writes
             data["fever_fetches"] = self.fever_fetches
+            data["ingram"] = self.ingram.stats()
             return data
 
     def reset_stats(self) -> None:
@@ -321,6 +352,7 @@ class SandboxState:
             self._statuses: Counter[str] = Counter()
             self._per_variant: Counter[int] = Counter()
             self._counters: Counter[str] = Counter({k: 0 for k in (*_COUNTERS, "mutations")})
+            self.ingram.reset_stats()
 
 
 def _is_number(value: Any, upper: float | None = None) -> bool:

@@ -328,6 +328,8 @@ def test_sandbox_banner_names_the_settings_that_point_at_it() -> None:
         "  ANAR360_BASE=http://h:1/anar360/api/360  ANAR360_TOKEN=sandbox-token",
         "  SAZITO_BASE=http://h:1/sazito/api/v1  SAZITO_KEY=sandbox-key",
         "  FEVER_PROVIDER_URL=http://h:1/fever/api/events",
+        "  INGRAM_BASE=http://h:1/ingram  INGRAM_CLIENT_ID=sandbox-client  INGRAM_CLIENT_SECRET=sandbox-client-secret"
+        "  INGRAM_CUSTOMER_NUMBER=20-222222  INGRAM_COUNTRY_CODE=US",
     ]
 
 

@@ -161,7 +161,7 @@ def _server_state(stack: Stack) -> dict[str, Any]:
         pool = await client.read_work_pool(WORK_POOL)
         limits = {
             name: (lim.limit, lim.slot_decay_per_second, lim.id)
-            for name in ("anar360-requests", "sazito-requests")
+            for name in ("anar360-requests", "sazito-requests", "ingram-pna-requests", "ingram-details-requests")
             for lim in [await client.read_global_concurrency_limit_by_name(name)]
         }
         deployments = {
@@ -222,6 +222,7 @@ def test_setup_creates_pool_limits_deployments_automations_and_a_second_run_chan
     assert [name for name, _, enabled in before["automations"] if enabled] == [
         AUTOMATION_PREFIX + "notify when a provider circuit opens",
         AUTOMATION_PREFIX + "notify when no incremental sync completed",
+        AUTOMATION_PREFIX + "replay failures after a failed ingram sync",
         AUTOMATION_PREFIX + "replay failures after a failed product sync",
     ]
 
@@ -235,11 +236,11 @@ def test_setup_creates_pool_limits_deployments_automations_and_a_second_run_chan
         )
         return {run.deployment_id for run in runs if run.deployment_id}
 
-    deployment_ids = {d[0] for d in before["deployments"].values()}
+    deployment_ids = {d[0] for d in before["deployments"].values() if d[3]}  # those with a schedule
     wait_until(
         lambda: stack.api(scheduled) >= deployment_ids,
         timeout_s=120,
-        what="scheduled runs of every deployment",
+        what="scheduled runs of every scheduled deployment",
     )
 
     again = stack.command("-m", "catalog_sync.cli", "deploy")

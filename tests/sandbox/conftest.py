@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from sync_core.sandbox import SandboxConfig, SandboxHandle, running_sandbox
+from sync_core.sandbox import SandboxConfig, SandboxHandle, SandboxState, running_sandbox
+from tests.sandbox.helpers import IngramCaller
 
 SMALL = {"products": 40, "variants": 3, "seed": 7}
 
@@ -69,3 +70,21 @@ def sazito_ro(shared_sandbox: SandboxHandle) -> Iterator[httpx.Client]:
         base_url=shared_sandbox.sazito_base, headers={"X-API-KEY": shared_sandbox.sazito_key}, timeout=5
     ) as client:
         yield client
+
+
+INGRAM_SMALL = {"products": 3, "variants": 1, "ingram_parts": 120, "seed": 5}
+
+
+@pytest.fixture
+def make_ingram() -> Callable[..., IngramCaller]:
+    """In-process sandboxes (no server) with INGRAM_SMALL defaults overridden by keyword."""
+
+    def make(**overrides: Any) -> IngramCaller:
+        return IngramCaller(SandboxState(SandboxConfig(**{**INGRAM_SMALL, **overrides})))
+
+    return make
+
+
+@pytest.fixture
+def ingram(make_ingram: Callable[..., IngramCaller]) -> IngramCaller:
+    return make_ingram()

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # The deployments the products pipeline declares for its automations.
 INCREMENTAL = "sync-products/anar360-sazito-incremental"
 RETRY = "retry-failures/anar360-sazito-retry"
+INGRAM_RETRY = "retry-failures/ingram-retry"  # the Ingram pipeline's replay
 
 
 def test_every_entrypoint_imports_and_its_parameters_validate_against_the_flow() -> None:
@@ -56,15 +57,25 @@ def test_a_parameter_the_flow_does_not_take_fails_validation() -> None:
 
 def test_the_deployments_the_issue_and_the_automations_name_exist() -> None:
     names = deployment_names(ROOT)
-    assert len(names) == len(set(names)) == 6
-    assert {INCREMENTAL, RETRY, "sync-products/anar360-sazito-full", "sync-events/fever-hourly"} <= set(names)
-    assert set(automated_deployments()) == {INCREMENTAL, RETRY}  # read from the pipelines' declarations
+    assert len(names) == len(set(names)) == 9
+    assert {
+        INCREMENTAL,
+        RETRY,
+        "sync-products/anar360-sazito-full",
+        "sync-events/fever-hourly",
+        "sync-ingram/ingram-every-6h",
+        "sync-ingram-shard/ingram-shard",
+    } <= set(names)
+    # read from the pipelines' declarations
+    assert set(automated_deployments()) == {INCREMENTAL, RETRY, INGRAM_RETRY}
     assert {name.split("/")[0] for name in names} == {
         "sync-products",
         "sync-catalogue",
         "retry-failures",
         "health-report",
         "sync-events",
+        "sync-ingram",
+        "sync-ingram-shard",
     }
 
 
@@ -80,8 +91,17 @@ def test_rate_limits_decay_at_the_per_minute_budget() -> None:
     }
     assert (limits["anar360-requests"].limit, limits["anar360-requests"].slot_decay_per_second) == (4, 4.0)
     assert (limits["sazito-requests"].limit, limits["sazito-requests"].slot_decay_per_second) == (1, 0.5)
-    # The feed has no request budget of its own: no limit for it.
-    assert list(limits) == ["anar360-requests", "sazito-requests"]
+    # The feed has no request budget of its own: no limit for it. Ingram's endpoints each have their own.
+    assert list(limits) == [
+        "anar360-requests",
+        "sazito-requests",
+        "ingram-pna-requests",
+        "ingram-details-requests",
+    ]
+    assert (limits["ingram-pna-requests"].limit, limits["ingram-pna-requests"].slot_decay_per_second) == (
+        1,
+        1.0,
+    )
 
 
 def test_a_configured_connection_limits_at_its_own_budget() -> None:
@@ -95,9 +115,14 @@ def test_a_configured_connection_limits_at_its_own_budget() -> None:
     assert (limits["sazito-requests"].limit, limits["sazito-requests"].slot_decay_per_second) == (10, 10.0)
 
 
-def test_without_a_notification_block_only_the_replay_automation_is_wanted() -> None:
-    ids = {INCREMENTAL: uuid4(), RETRY: uuid4()}
-    (replay,) = automations(Settings(), ids, None)
+def test_without_a_notification_block_only_the_replay_automations_are_wanted() -> None:
+    ids = {INCREMENTAL: uuid4(), RETRY: uuid4(), INGRAM_RETRY: uuid4()}
+    replays = automations(Settings(), ids, None)
+    assert [r.name for r in replays] == [
+        "catalog-sync: replay failures after a failed product sync",
+        "catalog-sync: replay failures after a failed ingram sync",
+    ]
+    replay = replays[0]
     assert replay.name == "catalog-sync: replay failures after a failed product sync"
     assert replay.trigger.expect == {"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}  # type: ignore[union-attr]
     assert replay.trigger.match_related.model_dump() == {  # type: ignore[union-attr]
@@ -108,8 +133,8 @@ def test_without_a_notification_block_only_the_replay_automation_is_wanted() -> 
 
 
 def test_alerts_watch_the_circuit_event_and_the_incremental_deployment() -> None:
-    ids, block = {INCREMENTAL: uuid4(), RETRY: uuid4()}, uuid4()
-    _, circuit, stale = automations(Settings(stale_sync_alert_s=1800), ids, block)
+    ids, block = {INCREMENTAL: uuid4(), RETRY: uuid4(), INGRAM_RETRY: uuid4()}, uuid4()
+    _, _, circuit, stale = automations(Settings(stale_sync_alert_s=1800), ids, block)
     assert stale.name == "catalog-sync: notify when no incremental sync completed"
     assert circuit.trigger.expect == {CIRCUIT_OPENED_EVENT}  # type: ignore[union-attr]
     assert stale.trigger.posture == "Proactive"  # type: ignore[union-attr]
@@ -149,6 +174,8 @@ def test_a_deployment_stored_as_declared_shows_no_drift_and_a_changed_schedule_d
     for deployment in project_deployments():
         stored = _as_server_would_store(deployment, pull)
         assert wanted_view(deployment, pull) == server_view(stored)
+        if not stored.schedules:  # started by another flow (a shard), never on a schedule
+            continue
         stored.schedules[0].schedule = CronSchedule(cron="0 0 * * *", timezone="UTC")
         changed = [k for k, v in wanted_view(deployment, pull).items() if v != server_view(stored)[k]]
         assert changed == ["schedules"]
@@ -224,7 +251,7 @@ def test_a_bad_notify_block_reference_is_a_config_error(monkeypatch: pytest.Monk
 
 
 def test_an_automation_compares_equal_whatever_order_its_trigger_sets_come_back_in() -> None:
-    (replay,) = automations(Settings(), {INCREMENTAL: uuid4(), RETRY: uuid4()}, None)
+    replay, _ = automations(Settings(), {INCREMENTAL: uuid4(), RETRY: uuid4(), INGRAM_RETRY: uuid4()}, None)
     ours = replay.model_dump(mode="json")
     theirs = replay.model_dump(mode="json")
     theirs["trigger"]["expect"] = list(reversed(ours["trigger"]["expect"]))  # another process's hash order

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import socket
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
@@ -28,6 +30,9 @@ from sync_core.http.client import (
     parse_retry_after,
     redact_url,
 )
+from sync_core.http.pacing import shared_bucket
+from sync_core.http.redaction import Secrets
+from sync_core.http.responses import parse_rate_limit_reset
 from sync_core.settings import Settings
 
 BASE = "https://api.test/v1"
@@ -605,3 +610,201 @@ def test_retries_stop_at_the_deadline(router: respx.MockRouter, sleeps: list[flo
     with http, pytest.raises(errors.ConnectorError):
         http.request("GET", "/p")
     assert time.monotonic() - started < 1.5 and route.call_count < 11  # the waits stop at the deadline
+
+
+# --- X-RateLimit-Reset ---
+
+
+def test_rate_limit_reset_is_an_epoch_second_or_a_delay() -> None:
+    assert parse_rate_limit_reset("1700000030", now=1_700_000_000.0) == 30.0
+    assert parse_rate_limit_reset("1699999990", now=1_700_000_000.0) == 0.0  # the window already ended
+    assert parse_rate_limit_reset(" 12 ") == 12.0  # small: a delay, as some providers send it
+    for garbage in (None, "", "soon", "-1", "nan", "inf"):
+        assert parse_rate_limit_reset(garbage) is None
+
+
+def test_429_prefers_x_ratelimit_reset_to_retry_after(router: respx.MockRouter, sleeps: list[float]) -> None:
+    reset = str(int(time.time()) + 6)
+    router.get("/p").mock(
+        side_effect=[
+            httpx.Response(429, headers={"X-RateLimit-Reset": reset, "Retry-After": "1"}),
+            httpx.Response(429, headers={"X-RateLimit-Reset": "garbage", "Retry-After": "2"}),
+            httpx.Response(200),
+        ]
+    )
+    with client(router, sleeps) as http:
+        http.request("GET", "/p")
+    assert 4.5 <= sleeps[0] <= 6.7 and 2.0 <= sleeps[1] <= 2.2
+
+
+# --- lanes, and what rate limits cost ---
+
+
+def test_each_lane_paces_by_its_own_bucket_and_pacer(router: respx.MockRouter, sleeps: list[float]) -> None:
+    router.get("/p").respond(200)
+    name = f"lanes-{uuid.uuid4().hex[:8]}"
+    paced: list[str] = []
+
+    def lane_pacer(lane: str, per_min: int) -> Callable[[], None] | None:
+        return (lambda: paced.append(lane)) if lane == "a" else None
+
+    with HttpClient(
+        name,
+        BASE,
+        make_settings(),
+        rate_limit_per_min=100_000,
+        transport=httpx.MockTransport(router.handler),
+        sleep=sleeps.append,
+        pacer=lambda: paced.append("connection"),
+        lanes={"a": 60, "b": 120},
+        lane_pacer=lane_pacer,
+    ) as http:
+        lanes = http._lanes
+        assert lanes["a"].bucket is shared_bucket(f"{name}/a", 60) and lanes["b"].bucket.rate_per_s == 2.0
+        assert lanes["a"].bucket is not http._bucket and lanes["b"].pacer is None
+        http.request("GET", "/p", lane="a")
+        http.request("GET", "/p", lane="b")
+        http.request("GET", "/p", lane="b")  # lane b's burst of 2
+        http.request("GET", "/p")
+        assert sleeps == []
+        http.request("GET", "/p", lane="a")  # lane a is spent for a second; the others are not
+        assert len(sleeps) == 1 and 0.9 < sleeps[0] <= 1.0
+        with pytest.raises(ValueError, match="no lane 'c'"):
+            http.request("GET", "/p", lane="c")
+    assert paced == ["a", "connection", "a"]
+    assert http.waited_s == pytest.approx(sleeps[0], abs=0.01)
+
+
+def test_waited_and_throttled_count_pacing_and_429s(router: respx.MockRouter, sleeps: list[float]) -> None:
+    now = [0.0]
+    router.get("/p").mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "3"}),
+            httpx.Response(200),
+            httpx.Response(429),  # no wait asked for: the backoff's wait counts too
+            httpx.Response(503),  # not a rate limit: its wait does not count
+            httpx.Response(200),
+        ]
+    )
+    with HttpClient(
+        "anar360",
+        BASE,
+        make_settings(),
+        rate_limit_per_min=100_000,
+        transport=httpx.MockTransport(router.handler),
+        sleep=sleeps.append,
+        bucket=TokenBucket(60, burst=1, clock=lambda: now[0]),
+    ) as http:
+        http.request("GET", "/p")
+        http.request("GET", "/p")
+    bucket_waits = [1.0, 2.0, 3.0, 4.0]  # an attempt a second at most, the clock standing still
+    retry_waits = [s for s in sleeps if s not in bucket_waits]
+    assert len(retry_waits) == 3 and 3.0 <= retry_waits[0] <= 3.3
+    assert http.throttled == 2
+    assert http.waited_s == pytest.approx(sum(bucket_waits) + retry_waits[0] + retry_waits[1])
+
+
+def test_counters_are_thread_safe(router: respx.MockRouter, sleeps: list[float]) -> None:
+    router.get("/p").mock(
+        side_effect=lambda request: httpx.Response(429 if request.url.params["i"] == "1" else 200)
+    )
+    settings = make_settings(http_retries=0)
+    with client(router, sleeps, settings=settings) as http, ThreadPoolExecutor(8) as pool:
+
+        def ask(i: int) -> None:
+            with contextlib.suppress(errors.RateLimited):
+                http.request("GET", "/p", params={"i": i % 2})
+
+        list(pool.map(ask, range(64)))
+    assert http.throttled == 32
+
+
+# --- correlation ids, per-call headers and forms, learned secrets ---
+
+
+def test_a_correlation_header_gets_a_new_id_per_attempt(
+    router: respx.MockRouter, sleeps: list[float], audit: ListAudit
+) -> None:
+    route = router.post("/p").mock(
+        side_effect=[httpx.Response(503), httpx.Response(500), httpx.Response(200)]
+    )
+    with client(router, sleeps, audit, correlation_header="X-Correlation") as http:
+        http.request("POST", "/p", json={}, idempotent=True)
+    sent = [call.request.headers["X-Correlation"] for call in route.calls]
+    assert len(set(sent)) == 3 and all(len(s) == 32 for s in sent)
+    assert [r.correlation_id for r in audit.records] == sent
+
+
+def test_the_error_carries_the_last_attempts_correlation_id(
+    router: respx.MockRouter, sleeps: list[float]
+) -> None:
+    route = router.get("/p").respond(503)
+    with (
+        client(router, sleeps, correlation_header="X-Correlation") as http,
+        pytest.raises(errors.TransientError) as info,
+    ):
+        http.request("GET", "/p")
+    assert info.value.correlation_id == route.calls.last.request.headers["X-Correlation"]
+
+
+def test_a_form_body_and_call_headers(
+    router: respx.MockRouter, sleeps: list[float], audit: ListAudit
+) -> None:
+    route = router.post("/token").respond(200, json={"access_token": "at-Secret-777", "expires_in": "60"})
+    settings = make_settings(audit_bodies=True, audit_body_max_chars=10_000)
+    with client(router, sleeps, audit, settings=settings) as http:
+        http.add_secret("cs-Odd/Secret+1")
+        http.request(
+            "POST",
+            "/token",
+            data={"grant_type": "client_credentials", "client_secret": "cs-Odd/Secret+1"},
+            headers={"X-Tenant": "t1"},
+        )
+    request = route.calls.last.request
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert request.headers["X-Tenant"] == "t1" and request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert request.content == b"grant_type=client_credentials&client_secret=cs-Odd%2FSecret%2B1"
+    dumped = json.dumps([asdict(r) for r in audit.records], default=str)
+    assert (
+        "cs-Odd" not in dumped and "at-Secret-777" not in dumped and "grant_type=client_credentials" in dumped
+    )
+
+
+def test_a_call_header_secret_is_learned_and_scrubbed(
+    router: respx.MockRouter, sleeps: list[float], audit: ListAudit
+) -> None:
+    router.get("/p").mock(
+        side_effect=lambda request: httpx.Response(
+            400, json={"error": f"bad {request.headers['Authorization']}"}
+        )
+    )
+    settings = make_settings(audit_bodies=True, audit_body_max_chars=10_000)
+    with (
+        client(router, sleeps, audit, settings=settings) as http,
+        pytest.raises(errors.InvalidRequest) as info,
+    ):
+        http.request("GET", "/p", headers={"Authorization": "Bearer fresh-Token-123"})
+    assert str(info.value) == "anar360: GET /p failed (HTTP 400): bad REDACTED"
+    assert "fresh-Token-123" not in json.dumps([asdict(r) for r in audit.records], default=str)
+    assert http.redact("x fresh-Token-123 y") == "x REDACTED y"
+
+
+def test_learned_secrets_are_bounded_but_the_fixed_ones_stay() -> None:
+    secrets = Secrets(["fixed-secret"], keep_learned=2)
+    for i in range(5):
+        secrets.add(f"token-{i}")
+    secrets.add("token-3")  # known: stays where it is
+    secrets.add("a b/c")
+    assert secrets.values == ["fixed-secret", "token-4", "a b/c", "a+b%2Fc"]
+
+
+def test_renewable_auth_401s_do_not_count_against_the_circuit(
+    router: respx.MockRouter, sleeps: list[float]
+) -> None:
+    router.get("/p").respond(401)
+    settings = make_settings(circuit_failure_threshold=1)
+    with client(router, sleeps, settings=settings, renewable_auth=True) as http:
+        for _ in range(3):
+            with pytest.raises(errors.AuthError):
+                http.request("GET", "/p")
+        assert http.breaker.state.state == "closed"
