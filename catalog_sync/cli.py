@@ -117,13 +117,29 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    import importlib
+
     from catalog_sync.console import prepare_flow_run
     from catalog_sync.demo import run_demo
+    from sync_core.engine.registry import pipeline
 
     prepare_flow_run(read_settings().log_file)
-    return run_demo(
-        products=args.products, variants=args.variants, change=args.change, database_url=args.database_url
-    )
+    if args.pipeline is None:
+        return run_demo(
+            products=args.products, variants=args.variants, change=args.change, database_url=args.database_url
+        )
+    spec = pipeline(args.pipeline)
+    if spec.demo is None:
+        raise ConfigError(f"{spec.command or spec.name} has no demo (demos: {', '.join(_demos())})")
+    module, _, function = spec.demo.partition(":")
+    demo = getattr(importlib.import_module(module), function)
+    return int(demo(products=args.products, change=args.change, database_url=args.database_url))
+
+
+def _demos() -> list[str]:
+    from sync_core.engine.registry import with_capability
+
+    return [spec.command or spec.name for spec in with_capability("demo")]
 
 
 def positive_int(text: str) -> int:
@@ -183,6 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEMO_DATABASE_URL,
         help=f"state store of the demo (default {DEMO_DATABASE_URL}; kept apart from DATABASE_URL so sandbox "
         "ids never mix with a real store's)",
+    )
+    demo.add_argument(
+        "--pipeline",
+        metavar="NAME",
+        help=f"the demo of another pipeline ({', '.join(_demos())}); --products is then its item count",
     )
     demo.set_defaults(handler=cmd_demo)
 

@@ -154,10 +154,21 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def _capable(capability: str, name: str | None) -> list[Pipeline]:
-    """The pipeline ``name``, or every pipeline with ``capability`` (what the maintenance flows run)."""
+    """The pipeline ``name``, or every configured pipeline with ``capability`` (what the maintenance flows
+    run); ConfigError when none is configured."""
+    from catalog_sync.runner import read_settings
     from sync_core.engine.registry import pipeline, with_capability
 
-    return [pipeline(name)] if name else with_capability(capability)
+    if name:
+        return [pipeline(name)]
+    settings = read_settings()
+    found = [spec for spec in with_capability(capability) if spec.configured(settings)]
+    if not found:
+        needs = "; ".join(
+            f"{s.name}: {', '.join(n.upper() for n in s.needs())}" for s in with_capability(capability)
+        )
+        raise ConfigError(f"no pipeline that can do this is configured (settings needed: {needs})")
+    return found
 
 
 def cmd_sync_catalogue(args: argparse.Namespace) -> int:

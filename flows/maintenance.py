@@ -11,6 +11,7 @@ from prefect.client.schemas.objects import State
 
 from flows.lifecycle import open_pipeline_run, skipped
 from flows.pipeline_run import run_pipeline
+from sync_core.engine.context import current_settings
 from sync_core.engine.registry import pipeline as find_pipeline
 from sync_core.engine.registry import with_capability
 from sync_core.engine.replay import REPLAY_BATCH
@@ -21,9 +22,11 @@ from tasks.pipeline import read_catalogue
 
 
 def _chosen(attribute: str, name: str | None) -> list[Pipeline]:
-    """The named pipeline, or every pipeline that has ``attribute``; ValueError when it lacks it."""
+    """The named pipeline, or every configured pipeline that has ``attribute``; ValueError when it lacks
+    it."""
     if name is None:
-        return with_capability(attribute)
+        settings = current_settings()
+        return [spec for spec in with_capability(attribute) if spec.configured(settings)]
     spec = find_pipeline(name)
     if not getattr(spec, attribute):
         raise ValueError(f"{spec.name} has nothing for this flow ({attribute} is not declared)")

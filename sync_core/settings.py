@@ -8,10 +8,12 @@ build ``Settings(...)`` in tests).
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
 from decimal import Decimal
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from dotenv import dotenv_values
@@ -190,6 +192,19 @@ class Settings(PipelineSettings, ConnectorSettings, EngineSettings):
     settings."""
 
     model_config = SETTINGS_CONFIG
+
+
+def refuse_unknown(prefix: str, environ: Mapping[str, str | None] | None = None) -> None:
+    """ConfigError naming a variable of the environment or ``.env`` that starts with ``prefix`` (a provider's
+    ``INGRAM_``) but is no setting: a misspelt name would otherwise leave its setting at its default."""
+    found = environ if environ is not None else {**dotenv_values(".env"), **os.environ}
+    known = [name.upper() for name in Settings.model_fields]
+    for name in sorted(found):
+        upper = name.upper()
+        if upper.startswith(prefix) and upper not in known:
+            close = difflib.get_close_matches(upper, [k for k in known if k.startswith(prefix)], n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(f"unknown setting {name}{hint}: catalog-sync reads no such setting")
 
 
 def _where(loc: tuple[int | str, ...]) -> str:

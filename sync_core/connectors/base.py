@@ -24,7 +24,7 @@ from sync_core.http.client import (
     Pacer,
     ResponseReader,
 )
-from sync_core.settings import Settings
+from sync_core.settings import Settings, refuse_unknown
 
 
 class Wiring(TypedDict, total=False):
@@ -78,6 +78,7 @@ class HttpConnector:
     def resolve(cls, settings: Settings, connection: Connection | None) -> Connection:
         """``connection``, or the default one when None; ConfigError when it is another provider's or its
         base URL has a scheme this connector cannot use."""
+        refuse_unknown(f"{cls.provider.upper()}_")  # a misspelt INGRAM_... would be left at its default
         connection = connection or default_connection(settings, cls)
         if connection.provider != cls.provider:
             raise errors.ConfigError(

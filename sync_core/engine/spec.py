@@ -55,6 +55,9 @@ class Pipeline:
     # Failures replayed by a run of this strategy (which asks the source again), not through a target's
     # per-item call: `retry-failures` runs it.
     replay_strategy: str | None = None
+    # `catalog-sync demo --pipeline <command>`: "module:function" called with products, change and
+    # database_url (against the built-in sandbox), returning the exit code.
+    demo: str | None = None
 
     @property
     def default_strategy(self) -> str:

@@ -30,16 +30,22 @@ def sandbox(sandbox_config: SandboxConfig) -> Iterator[SandboxHandle]:
         yield handle
 
 
+def ingram_env(sandbox: SandboxHandle) -> dict[str, str]:
+    """The Ingram settings that point at the sandbox, paced as fast as it answers."""
+    return {
+        **{name.upper(): value for name, value in sandbox.settings().items() if name.startswith("ingram_")},
+        "INGRAM_PNA_RATE_PER_MIN": "60000",
+        "INGRAM_DETAILS_RATE_PER_MIN": "60000",
+    }
+
+
 def sandbox_env(sandbox: SandboxHandle, db_url: str) -> dict[str, str]:
-    """The environment a worker would have, pointed at the sandbox."""
+    """The environment a worker would have, pointed at the sandbox (its Anar360 and Sazito)."""
     return {
         "ANAR360_BASE": sandbox.anar360_base,
         "ANAR360_TOKEN": sandbox.anar360_token,
         "SAZITO_BASE": sandbox.sazito_base,
         "SAZITO_KEY": sandbox.sazito_key,
-        **{name.upper(): value for name, value in sandbox.settings().items() if name.startswith("ingram_")},
-        "INGRAM_PNA_RATE_PER_MIN": "60000",
-        "INGRAM_DETAILS_RATE_PER_MIN": "60000",
         "DATABASE_URL": db_url,
         "HTTP_RETRY_BACKOFF_MS": "5",
         "HTTP_RETRY_MAX_WAIT_S": "2",

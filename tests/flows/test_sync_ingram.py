@@ -23,6 +23,7 @@ from sync_core.sandbox.catalogue import SandboxConfig
 from sync_core.sandbox.ingram_oracle import verify_ingram_table
 from sync_core.sandbox.server import SandboxHandle
 from sync_core.tables import ExternalRequest, Failure, JournalEntry, SyncRun
+from tests.flows.conftest import ingram_env, sandbox_env
 
 pytestmark = pytest.mark.e2e
 PIPELINE = "ingram-catalogue"
@@ -31,6 +32,12 @@ PIPELINE = "ingram-catalogue"
 @pytest.fixture
 def sandbox_config() -> SandboxConfig:
     return SandboxConfig(products=2, variants=1, seed=5, ingram_parts=130)
+
+
+@pytest.fixture(autouse=True)
+def ingram_settings(sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in ingram_env(sandbox).items():
+        monkeypatch.setenv(name, value)
 
 
 def track_parts(sandbox: SandboxHandle, db_url: str, known: int, unknown: int = 0) -> list[str]:
@@ -127,11 +134,10 @@ def test_faults_end_correct_with_the_providers_messages_and_no_secret_stored(
     prefect_server: None,
 ) -> None:
     from sync_core.sandbox.server import running_sandbox
-    from tests.flows.conftest import sandbox_env
 
     monkeypatch.chdir(tmp_path)
     with running_sandbox(faulty_config) as sandbox:
-        for name, value in sandbox_env(sandbox, db_url).items():
+        for name, value in (sandbox_env(sandbox, db_url) | ingram_env(sandbox)).items():
             monkeypatch.setenv(name, value)
         parts = track_parts(sandbox, db_url, known=100, unknown=4)
         with expiring_tokens(sandbox, after_details=(10, 60)):  # twice in the middle of the run

@@ -53,4 +53,5 @@ PIPELINE = Pipeline(
     sync_options=sync_options,
     flow_params=flow_params,
     commands=add_commands,
+    demo="flows.demo_ingram:run_demo",
 )
