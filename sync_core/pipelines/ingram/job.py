@@ -183,7 +183,9 @@ class IngramJob:
                 records.append(PartRecord(p, *stored.get(p.part, (None, None)), details_error=answer))
         self.target.details_fetched({r.priced.part: stamp for r in records if r.details_fresh})
         with self._lock:
-            self.stats.update(details_calls=len(wanted), details=sum(r.details_fresh for r in records))
+            self.stats.update(
+                details_calls=len(wanted), details=sum(r.details_fresh for r in records), details_pages=1
+            )
         more = first + request.size < len(self.wanting)
         following = (
             PageRequest(number=request.number + 1, size=request.size, token=DETAILS_CONTEXT) if more else None
@@ -241,11 +243,13 @@ class IngramJob:
         return mapped
 
     def progress_notes(self) -> dict[str, Any]:
-        """What `catalog-sync monitor` shows beside the pages: batches, parts priced, details, requests,
-        429s and the time spent waiting on the rate limit."""
+        """What `catalog-sync monitor` shows beside the pages: batches fetched of all (price and availability,
+        then details), parts priced, details, requests, 429s and the time spent waiting on the rate limit."""
         connector = self.ctx.connector(SOURCE)
         with self._lock:
             notes: dict[str, Any] = dict(self.stats)
+        notes["batches_done"] = notes.get("batches_done", 0) + notes.pop("details_pages", 0)
+        notes["batches_total"] = math.ceil(self._total() / self.batch_size)
         notes["requests"] = notes.get("pna_calls", 0) + notes.get("details_calls", 0)
         notes["throttled"] = connector.throttled
         notes["rate_wait_s"] = round(connector.waited_s, 1)
