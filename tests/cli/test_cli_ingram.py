@@ -14,9 +14,10 @@ from catalog_sync.monitor import monitor_line
 from sync_core.db import session_scope
 from sync_core.pipelines.ingram.tables import TrackedPart
 from sync_core.sandbox.catalogue import SandboxConfig
-from sync_core.sandbox.server import running_sandbox
+from sync_core.sandbox.server import SandboxHandle, running_sandbox
 from sync_core.tables import SyncRun
 from tests.cli.test_cli import one_line_error
+from tests.flows.conftest import ingram_env
 
 
 @pytest.fixture(autouse=True)
@@ -27,6 +28,11 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db_url: str) -> P
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("HTTP_RETRIES", "1")
     return tmp_path
+
+
+def point_at(sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in ingram_env(sandbox).items():
+        monkeypatch.setenv(name, value)
 
 
 def tracked(db_url: str) -> dict[str, str]:
@@ -86,9 +92,7 @@ def test_missing_and_misspelt_settings_are_one_line_before_any_run(
     assert main(["sync", "ingram"]) == 2
     assert "missing setting: INGRAM_BASE, INGRAM_CLIENT_SECRET, INGRAM_CLIENT_ID" in one_line_error(capsys)
     with running_sandbox(SandboxConfig(products=1, ingram_parts=5)) as sandbox:
-        for name, value in sandbox.settings().items():
-            if name.startswith("ingram_"):
-                monkeypatch.setenv(name.upper(), value)
+        point_at(sandbox, monkeypatch)
         monkeypatch.setenv("INGRAM_DETAILS_MAXAGE_DAYS", "3")
         assert main(["sync", "ingram"]) == 2
         assert "unknown setting INGRAM_DETAILS_MAXAGE_DAYS (did you mean INGRAM_DETAILS_MAX_AGE_DAYS?)" in (
@@ -104,9 +108,7 @@ def test_a_refused_client_secret_is_named_in_one_line_and_nothing_runs(
     monkeypatch: pytest.MonkeyPatch, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with running_sandbox(SandboxConfig(products=1, ingram_parts=5)) as sandbox:
-        for name, value in sandbox.settings().items():
-            if name.startswith("ingram_"):
-                monkeypatch.setenv(name.upper(), value)
+        point_at(sandbox, monkeypatch)
         monkeypatch.setenv("INGRAM_CLIENT_SECRET", "not-the-secret")
         assert main(["sync", "ingram"]) == 2
         err = one_line_error(capsys)
