@@ -11,6 +11,7 @@ from sync_core.engine.connections import (
     default_connection,
     requests_limit,
     requests_limit_shape,
+    window_requests_limit_shape,
 )
 from sync_core.engine.registry import pipelines
 from sync_core.errors import ConfigError
@@ -81,6 +82,8 @@ def _shapes(per_minute: Callable[[ConnectorClass, str | None], int]) -> list[Rat
             requests_limit(f"{connector.provider}-{lane}"): s for lane, s in _lanes(connector).items()
         }
         for name, setting in budgets.items():
-            limit, decay = requests_limit_shape(per_minute(connector, setting))
+            # A lane is an endpoint the provider counts in fixed minutes: a burst, then the rest paced.
+            shape = requests_limit_shape if setting is None else window_requests_limit_shape
+            limit, decay = shape(per_minute(connector, setting))
             limits.append(RateLimit(name, limit, decay))
     return limits

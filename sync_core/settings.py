@@ -12,8 +12,8 @@ import difflib
 import json
 import os
 import re
-from decimal import Decimal
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Annotated, Any
 
 from dotenv import dotenv_values

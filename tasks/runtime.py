@@ -54,12 +54,13 @@ def prefect_lane_pacer(
 ) -> Callable[[str, int], Callable[[], None] | None]:
     """The pacer of each lane of connection ``conn`` (a kind of call paced apart, e.g. one endpoint): when
     USE_PREFECT_RATE_LIMITS is on, the lane's share of the Prefect global limit '<connection>-<lane>-requests'
-    (made at the lane's rate when missing), like :func:`prefect_pacer`; else None (its bucket alone)."""
+    (made at the lane's rate when missing, in the shape of a budget counted in fixed minutes), like
+    :func:`prefect_pacer`; else None (its bucket alone)."""
 
     def lane_pacer(lane: str, per_min: int) -> Callable[[], None] | None:
         if not settings.use_prefect_rate_limits:
             return None
-        return shared_budget(f"{conn.name}-{lane}", per_min)
+        return shared_budget(f"{conn.name}-{lane}", per_min, windowed=True)
 
     return lane_pacer
 

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from sync_core.engine.connections import requests_limit, requests_limit_shape
+from sync_core.engine.connections import requests_limit, requests_limit_shape, window_requests_limit_shape
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import SyncPrefectClient
@@ -149,8 +149,10 @@ class PrefectLimit:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
+        shape: Callable[[float], tuple[int, float]] = requests_limit_shape,
     ) -> None:
-        self.name, self.limit_name, self.per_min = name, requests_limit(name), per_min
+        """``shape``: (limit, slot decay per second) of the limit it makes when it is missing."""
+        self.name, self.limit_name, self.per_min, self.shape = name, requests_limit(name), per_min, shape
         self._new_client = client or _own_client
         self._client: SyncPrefectClient | None = None
         self._sleep, self._clock, self._jitter = sleep, clock, jitter
@@ -161,7 +163,9 @@ class PrefectLimit:
         client = self._open()
         while True:
             limit = self._read(client)
-            block = block_size(self.per_min, limit.limit)
+            # A windowed budget's limit is its burst: taken whole, its slots go at the pace the burst allows.
+            windowed = self.shape is window_requests_limit_shape
+            block = limit.limit if windowed else block_size(self.per_min, limit.limit)
             if not limit.active:  # switched off on the server: not shared
                 self._mine = None
                 return block
@@ -231,7 +235,7 @@ class PrefectLimit:
         from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
         from prefect.exceptions import ObjectAlreadyExists
 
-        size, decay = requests_limit_shape(self.per_min)
+        size, decay = self.shape(self.per_min)
         try:
             client.create_global_concurrency_limit(
                 GlobalConcurrencyLimitCreate(name=self.limit_name, limit=size, slot_decay_per_second=decay)
@@ -259,14 +263,19 @@ _budgets: dict[tuple[str, int, str | None], SharedBudget] = {}
 _budgets_lock = threading.Lock()
 
 
-def shared_budget(name: str, per_min: int) -> SharedBudget:
+def shared_budget(name: str, per_min: int, *, windowed: bool = False) -> SharedBudget:
     """The process's budget of connection ``name`` at ``per_min`` requests a minute, against the Prefect
-    API configured now (one per connection, rate and server, so a connection's clients share its blocks)."""
+    API configured now (one per connection, rate and server, so a connection's clients share its blocks).
+    ``windowed``: the provider counts the budget in fixed minutes, and a missing limit is made in the shape
+    of :func:`sync_core.http.pacing.window_limit_shape` (a burst, then the rest of the minute paced)."""
     from prefect.settings import PREFECT_API_URL
 
     key = (name, per_min, PREFECT_API_URL.value())
     with _budgets_lock:
         budget = _budgets.get(key)
         if budget is None:
-            budget = _budgets[key] = SharedBudget(name, PrefectLimit(name, per_min))
+            limit = PrefectLimit(
+                name, per_min, shape=window_requests_limit_shape if windowed else requests_limit_shape
+            )
+            budget = _budgets[key] = SharedBudget(name, limit)
         return budget

@@ -28,6 +28,7 @@ from dotenv import dotenv_values
 from pydantic import SecretStr
 
 from sync_core.errors import ConfigError
+from sync_core.http.pacing import window_limit_shape
 from sync_core.settings_fields import NAME_PATTERN
 
 if TYPE_CHECKING:
@@ -158,6 +159,13 @@ def requests_limit_shape(per_min: float) -> tuple[int, float]:
     minute, used as a rate limit: one second's worth of slots (the burst), freed at the rate."""
     per_second = per_min / 60
     return max(1, math.ceil(per_second)), round(per_second, 4)
+
+
+def window_requests_limit_shape(per_min: float) -> tuple[int, float]:
+    """(limit, slot_decay_per_second) of the Prefect limit of a budget the provider counts in fixed minutes
+    (an endpoint paced apart, a lane): its burst, then the rest of the minute (window_limit_shape)."""
+    burst, paced = window_limit_shape(per_min)
+    return burst, round(paced / 60, 4)
 
 
 def pipeline_connections(

@@ -39,7 +39,7 @@ import httpx
 from sync_core import errors
 from sync_core.http.call import Call
 from sync_core.http.circuit import BreakerState, BreakerStore, CircuitBreaker, JournalSink, MemoryBreakerStore
-from sync_core.http.pacing import Lane, Pacer, TokenBucket, WaitTally, shared_bucket
+from sync_core.http.pacing import Lane, Pacer, TokenBucket, WaitTally, shared_bucket, window_limit_shape
 from sync_core.http.records import AuditSink, RequestRecord, auditor
 from sync_core.http.redaction import Secrets, is_secret_name, redact_body, redact_url, scrub
 from sync_core.http.responses import (
@@ -130,10 +130,7 @@ class HttpClient:
         self._sleep = sleep or time.sleep
         self._bucket = bucket or shared_bucket(name, rate_limit_per_min)
         self._lane = Lane(self._bucket, pacer)
-        self._lanes = {
-            lane: Lane(shared_bucket(f"{name}/{lane}", rate), lane_pacer(lane, rate) if lane_pacer else None)
-            for lane, rate in (lanes or {}).items()
-        }
+        self._lanes = {lane: self._new_lane(lane, rate, lane_pacer) for lane, rate in (lanes or {}).items()}
         self._tally = WaitTally()
         self._correlation_header, self._renewable_auth = correlation_header, renewable_auth
         self._retry = RetryPolicy(settings, sleep=self._sleep, tally=self._tally)
@@ -148,6 +145,12 @@ class HttpClient:
             clock=clock or time.time,
             on_event=self._emit,
         )
+
+    def _new_lane(self, lane: str, per_min: int, lane_pacer: LanePacer | None) -> Lane:
+        """A lane's bucket, shaped for a budget counted in fixed minutes (window_limit_shape), and its pacer."""
+        burst, paced = window_limit_shape(per_min)
+        bucket = shared_bucket(f"{self.name}/{lane}", paced, burst)
+        return Lane(bucket, lane_pacer(lane, per_min) if lane_pacer else None)
 
     @property
     def _secrets(self) -> list[str]:

@@ -55,6 +55,20 @@ class TokenBucket:
         return wait
 
 
+WINDOW_BURST_S = 5.0  # a windowed budget lets this many seconds of it go at once
+
+
+def window_limit_shape(per_min: float) -> tuple[int, float]:
+    """(burst, paced rate per minute) of a budget the provider counts in fixed minutes (``X-RateLimit-Reset``
+    is the end of the window): a burst of ``WINDOW_BURST_S`` of the budget, then the rest of the minute's
+    budget paced, so that no 60 seconds, wherever they start, hold more than ``per_min`` calls (a bucket of B
+    tokens filling at R a minute lets at most B + R through in any minute)."""
+    burst = max(1, int(per_min * WINDOW_BURST_S / 60))
+    if per_min - burst <= 0:
+        return 1, float(per_min)
+    return burst, float(per_min - burst)
+
+
 _shared: dict[tuple[str, float, int | None], TokenBucket] = {}
 _shared_lock = threading.Lock()
 

@@ -560,10 +560,9 @@ def test_each_endpoint_has_its_own_lane(
         ingram.details("X")
         ingram.details("X")
         lanes = ingram.http._lanes
-        assert (
-            lanes["pna"].bucket.rate_per_s == 90_001 / 60
-            and lanes["details"].bucket.rate_per_s == 90_002 / 60
-        )
+        # Each paced for a budget counted in fixed minutes: a burst of 5 s of it, then the rest of the minute.
+        assert (lanes["pna"].bucket.burst, lanes["pna"].bucket.rate_per_s) == (7500, (90_001 - 7500) / 60)
+        assert lanes["details"].bucket.rate_per_s == (90_002 - 7500) / 60
     assert sorted(asked) == [("details", 90_002), ("pna", 90_001)]
     assert paced == ["connection", "pna", "details", "details"]  # the token call goes by the connection's
 

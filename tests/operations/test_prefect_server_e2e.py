@@ -161,7 +161,12 @@ def _server_state(stack: Stack) -> dict[str, Any]:
         pool = await client.read_work_pool(WORK_POOL)
         limits = {
             name: (lim.limit, lim.slot_decay_per_second, lim.id)
-            for name in ("anar360-requests", "sazito-requests", "ingram-pna-requests", "ingram-details-requests")
+            for name in (
+                "anar360-requests",
+                "sazito-requests",
+                "ingram-pna-requests",
+                "ingram-details-requests",
+            )
             for lim in [await client.read_global_concurrency_limit_by_name(name)]
         }
         deployments = {

@@ -656,19 +656,23 @@ def test_each_lane_paces_by_its_own_bucket_and_pacer(router: respx.MockRouter, s
         transport=httpx.MockTransport(router.handler),
         sleep=sleeps.append,
         pacer=lambda: paced.append("connection"),
-        lanes={"a": 60, "b": 120},
+        lanes={
+            "a": 12,
+            "b": 24,
+        },  # a burst of 5 s of each, then the rest of the minute: (1, 11/min), (2, 22/min)
         lane_pacer=lane_pacer,
     ) as http:
         lanes = http._lanes
-        assert lanes["a"].bucket is shared_bucket(f"{name}/a", 60) and lanes["b"].bucket.rate_per_s == 2.0
+        assert lanes["a"].bucket is shared_bucket(f"{name}/a", 11.0, 1)
+        assert (lanes["b"].bucket.burst, lanes["b"].bucket.rate_per_s) == (2, 22 / 60)
         assert lanes["a"].bucket is not http._bucket and lanes["b"].pacer is None
         http.request("GET", "/p", lane="a")
         http.request("GET", "/p", lane="b")
         http.request("GET", "/p", lane="b")  # lane b's burst of 2
         http.request("GET", "/p")
         assert sleeps == []
-        http.request("GET", "/p", lane="a")  # lane a is spent for a second; the others are not
-        assert len(sleeps) == 1 and 0.9 < sleeps[0] <= 1.0
+        http.request("GET", "/p", lane="a")  # lane a is spent for 60/11 s; the others are not
+        assert len(sleeps) == 1 and 5.0 < sleeps[0] <= 60 / 11
         with pytest.raises(ValueError, match="no lane 'c'"):
             http.request("GET", "/p", lane="c")
     assert paced == ["a", "connection", "a"]

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from sync_core.http.pacing import TokenBucket, shared_bucket
+from sync_core.http.pacing import TokenBucket, shared_bucket, window_limit_shape
 from tests.fakes import FakeTime
 
 
@@ -61,3 +61,21 @@ def test_invalid_arguments() -> None:
 def test_shared_bucket_is_per_provider_and_rate() -> None:
     assert shared_bucket("p-test", 60) is shared_bucket("p-test", 60)
     assert shared_bucket("p-test", 60) is not shared_bucket("q-test", 60)
+
+
+@pytest.mark.parametrize("per_min", [1, 2, 11, 12, 60, 100, 600, 90_001])
+def test_a_window_shaped_bucket_never_lets_a_minute_hold_more_than_the_budget(per_min: int) -> None:
+    """Whatever minute the provider counts, a bucket of the window shape lets at most ``per_min`` through:
+    its burst at once, then the rest paced (checked by simulation, for the worst start: a full bucket)."""
+    burst, paced = window_limit_shape(per_min)
+    assert burst >= 1 and paced > 0
+    assert burst + paced <= per_min or per_min == 1
+    clock = [0.0]
+    bucket = TokenBucket(paced, burst, clock=lambda: clock[0])
+    sent = []
+    while clock[0] < 60.0:
+        wait = bucket.reserve()
+        clock[0] += wait
+        if clock[0] < 60.0:
+            sent.append(clock[0])
+    assert len(sent) <= max(per_min, 1)

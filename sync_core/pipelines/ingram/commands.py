@@ -50,8 +50,9 @@ def sync_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--shards",
         type=_at_least_one,
-        help="split the tracked parts into N runs of the sync-ingram-shard deployment, one per worker of the "
-        "pool (default INGRAM_SHARDS; needs PREFECT_API_URL and `catalog-sync deploy`)",
+        help="split the tracked parts into N runs of the sync-ingram-shard deployment, taken by the pool's "
+        "workers (start each with --limit 1 to spread them; default INGRAM_SHARDS; needs PREFECT_API_URL and "
+        "`catalog-sync deploy`)",
     )
 
 
