@@ -196,7 +196,7 @@ class Settings(PipelineSettings, ConnectorSettings, EngineSettings):
 
 def refuse_unknown(prefix: str, environ: Mapping[str, str | None] | None = None) -> None:
     """ConfigError naming a variable of the environment or ``.env`` that starts with ``prefix`` (a provider's
-    ``INGRAM_``) but is no setting: a misspelt name would otherwise leave its setting at its default."""
+    ``<PROVIDER>_``) but is no setting: a misspelt name would otherwise leave its setting at its default."""
     found = environ if environ is not None else {**dotenv_values(".env"), **os.environ}
     known = [name.upper() for name in Settings.model_fields]
     for name in sorted(found):

@@ -78,7 +78,7 @@ class HttpConnector:
     def resolve(cls, settings: Settings, connection: Connection | None) -> Connection:
         """``connection``, or the default one when None; ConfigError when it is another provider's or its
         base URL has a scheme this connector cannot use."""
-        refuse_unknown(f"{cls.provider.upper()}_")  # a misspelt INGRAM_... would be left at its default
+        refuse_unknown(f"{cls.provider.upper()}_")  # a misspelt provider setting would be left at its default
         connection = connection or default_connection(settings, cls)
         if connection.provider != cls.provider:
             raise errors.ConfigError(

@@ -50,7 +50,7 @@ class Pipeline:
     entrypoint: str | None = None
     sync_options: Callable[[Any], None] | None = None  # argparse parser → None
     flow_params: Callable[[Any], dict[str, Any]] | None = None  # argparse namespace → the flow's parameters
-    # Commands of its own: given `catalog-sync`'s sub-command action, adds its parsers (e.g. `ingram track`).
+    # Commands of its own: given `catalog-sync`'s sub-command action, adds its parsers (e.g. a command group of its own).
     commands: Callable[[Any], None] | None = None
     # Failures replayed by a run of this strategy (which asks the source again), not through a target's
     # per-item call: `retry-failures` runs it.
