@@ -101,6 +101,13 @@ def _run_declared(args: argparse.Namespace, spec: Pipeline, strategy: str) -> in
     import importlib
 
     assert spec.entrypoint is not None
+    if strategy != spec.default_strategy:  # its own flow runs its first strategy; replays run elsewhere
+        where = (
+            f"; its {strategy} runs are `catalog-sync retry-failures --pipeline {spec.name}`"
+            if strategy == spec.replay_strategy
+            else ""
+        )
+        raise ConfigError(f"sync {spec.command or spec.name} runs {spec.default_strategy}{where}")
     params = spec.flow_params(args) if spec.flow_params is not None else {}
     settings = preflight(spec, None, args.connections, _accepted(spec, args, params))
     module, _, function = spec.entrypoint.partition(":")

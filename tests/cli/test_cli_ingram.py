@@ -86,6 +86,11 @@ def test_sync_options_are_checked(args: list[str], said: str, capsys: pytest.Cap
     assert said in one_line_error(capsys)
 
 
+def test_its_retry_strategy_runs_through_retry_failures(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sync", "ingram", "--strategy", "retry"]) == 2
+    assert "`catalog-sync retry-failures --pipeline ingram-catalogue`" in one_line_error(capsys)
+
+
 def test_missing_and_misspelt_settings_are_one_line_before_any_run(
     monkeypatch: pytest.MonkeyPatch, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
