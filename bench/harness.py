@@ -44,25 +44,26 @@ def wait_http(url: str, timeout: float, what: str) -> None:
 @contextmanager
 def sandbox(args: argparse.Namespace) -> Iterator[tuple[str, int]]:
     """A fresh sandbox process with the run's knobs; yields its base URL and pid."""
+    knobs = {
+        "products": args.products,
+        "variants": args.variants,
+        "latency-ms": args.latency_ms,
+        "fault-rate": args.fault_rate,
+        "rate-limit": args.rate_limit,
+        "seed": args.seed,
+    }
+    with sandbox_process(knobs) as served:
+        yield served
+
+
+@contextmanager
+def sandbox_process(knobs: dict[str, object]) -> Iterator[tuple[str, int]]:
+    """A fresh `catalog-sync sandbox` process with these knobs (flag name without dashes → value); yields its
+    base URL and pid."""
     port = free_port()
-    command = [
-        str(BIN / "catalog-sync"),
-        "sandbox",
-        "--port",
-        str(port),
-        "--products",
-        str(args.products),
-        "--variants",
-        str(args.variants),
-        "--latency-ms",
-        str(args.latency_ms),
-        "--fault-rate",
-        str(args.fault_rate),
-        "--rate-limit",
-        str(args.rate_limit),
-        "--seed",
-        str(args.seed),
-    ]
+    command = [str(BIN / "catalog-sync"), "sandbox", "--port", str(port)]
+    for flag, value in knobs.items():
+        command += [f"--{flag}", str(value)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:

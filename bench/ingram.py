@@ -58,7 +58,7 @@ from typing import Any
 
 import httpx
 
-from bench.harness import BIN, ROOT, free_port, prefect_server, run_process, state_store, wait_http
+from bench.harness import BIN, ROOT, prefect_server, run_process, sandbox_process, state_store
 
 PNA_BATCH = 50  # part numbers a P&A call carries (the contract's most, the flow's default)
 LIMITS = ("ingram-pna-requests", "ingram-details-requests")
@@ -148,37 +148,18 @@ def row(r: RunResult) -> str:
 @contextmanager
 def ingram_sandbox(args: argparse.Namespace, rates: Rates, latency_ms: float) -> Iterator[str]:
     """A fresh sandbox process (the same seed: the same catalogue) limited to ``rates`` a minute; its URL."""
-    port = free_port()
-    command = [
-        str(BIN / "catalog-sync"),
-        "sandbox",
-        "--port",
-        str(port),
-        "--products",
-        "2",
-        "--variants",
-        "1",
-        "--fever-base-plans",
-        "6",
-        "--seed",
-        str(args.seed),
-        "--latency-ms",
-        str(latency_ms),
-        "--ingram-parts",
-        str(args.parts),
-        "--ingram-pna-rate-per-min",
-        str(rates.pna),
-        "--ingram-details-rate-per-min",
-        str(rates.details),
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/_sandbox/knobs", 300, "the sandbox")
+    knobs = {
+        "products": 2,
+        "variants": 1,
+        "fever-base-plans": 6,
+        "seed": args.seed,
+        "latency-ms": latency_ms,
+        "ingram-parts": args.parts,
+        "ingram-pna-rate-per-min": rates.pna,
+        "ingram-details-rate-per-min": rates.details,
+    }
+    with sandbox_process(knobs) as (url, _):
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def client_env(url: str, db_url: str, api: str, home: Path, rates: Rates) -> dict[str, str]:
