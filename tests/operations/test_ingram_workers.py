@@ -49,7 +49,7 @@ from sqlmodel import select
 
 from deployments.spec import WORK_POOL
 from sync_core.db import session_scope, upgrade
-from sync_core.engine.connections import requests_limit_shape
+from sync_core.engine.connections import window_requests_limit_shape
 from sync_core.engine.runs import COUNTERS
 from sync_core.pipelines.ingram.tables import IngramProduct
 from sync_core.sandbox.ingram_oracle import verify_ingram_table
@@ -324,8 +324,8 @@ def test_two_workers_share_the_shards_and_one_rate_budget(stack: Stack) -> None:
         assert figures["throttled_429"] <= MAX_429, (name, figures)
     assert stats["pna"]["max_in_flight"] <= 5  # max_concurrent (5) holds for the whole, split over the shards
     assert _limits(stack) == {
-        "ingram-pna-requests": requests_limit_shape(PNA_PER_MIN),
-        "ingram-details-requests": requests_limit_shape(DETAILS_PER_MIN),
+        "ingram-pna-requests": window_requests_limit_shape(PNA_PER_MIN),
+        "ingram-details-requests": window_requests_limit_shape(DETAILS_PER_MIN),
     }
 
 

@@ -292,12 +292,14 @@ def test_a_failed_sync_starts_retry_failures_and_the_open_circuit_is_notified(st
     runs = wait_until(lambda: stack.api(retry_runs), timeout_s=90, what="the automation's retry-failures run")
     assert _wait_for_end(stack, runs[0].id) == "COMPLETED"
 
+    # The supplier's circuit opened and was notified (a scheduled run of another deployment that met the
+    # faults may have opened the store's too, and been notified first).
     alerts = wait_until(
         lambda: [a for a in stack.webhook.received if "circuit opened" in str(a.get("subject"))],
         timeout_s=60,
         what="the circuit-open notification",
     )
-    assert "catalog-sync.provider.anar360" in alerts[0]["subject"]
+    assert any("catalog-sync.provider.anar360" in str(a["subject"]) for a in alerts), alerts
 
 
 def _run_of(database: str, flow_run_id: UUID) -> SyncRun | None:
