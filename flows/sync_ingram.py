@@ -23,7 +23,7 @@ from flows.pipeline_run import run_pipeline
 from sync_core.engine.connections import pipeline_connections, run_key
 from sync_core.engine.context import current_settings
 from sync_core.engine.registry import pipeline as find_pipeline
-from sync_core.engine.runs import add_counts, aware, last_finished_run, runs_of_flow_runs
+from sync_core.engine.runs import COUNTERS, add_counts, aware, last_finished_run, runs_of_flow_runs
 from sync_core.errors import PipelineBusy, SyncError
 from sync_core.tables import utcnow
 
@@ -126,10 +126,7 @@ def _run_shards(
             [flow_run.id for flow_run in started]  # type: ignore[union-attr]
         )
         rows = runs_of_flow_runs(run.settings.database_url, [str(i) for i in states])
-        totals = {
-            name: sum(getattr(row, name) for row in rows)
-            for name in ("fetched", "mapped", "pushed", "unchanged", "skipped", "failed", "requests")
-        }
+        totals = {name: sum(getattr(row, name) for row in rows) for name in COUNTERS}
         add_counts(run.settings.database_url, run_id=run.id, **totals)
         run.extra["shards"] = {f"{n}/{shards}": state for n, state in enumerate(states.values(), 1)}
         failed = [
