@@ -41,8 +41,29 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Serve the HTTP service; settings are checked now (operations routes re-read them per request)."""
+    """Serve the HTTP service; settings are checked now (operations routes re-read them per request).
+
+    The workers count their read caches in a directory of this service's own (prometheus_client's multiprocess
+    mode, ``catalog_sync.service.read_cache_counters``), made here and removed when the service stops. The
+    variable naming it is set before anything imports prometheus_client, which reads it then: in this process
+    (which serves itself when there is one worker) and in the workers, which inherit it."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="catalog-sync-metrics-", ignore_cleanup_errors=True) as directory:
+        previous = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        try:
+            return _serve(args)
+        finally:
+            if previous is None:
+                del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+            else:
+                os.environ["PROMETHEUS_MULTIPROC_DIR"] = previous
+
+
+def _serve(args: argparse.Namespace) -> int:
     from catalog_sync.service import create_app
+    from catalog_sync.service.loops import start_serve_loops
     from catalog_sync.service.server import listen_workers, serve, serve_workers
     from sync_core.db import upgrade
 
@@ -54,10 +75,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"catalog-sync: warning: {exc}", file=sys.stderr)
     workers = f", {args.workers} workers" if args.workers > 1 else ""
     print(f"catalog-sync service on http://{args.host}:{args.port} (API docs at /docs{workers})", flush=True)
-    if args.workers > 1:
-        serve_workers(sockets)
-    else:
-        serve(create_app(), sockets[0])
+    stop, loops = start_serve_loops(settings) if not args.no_loops else (None, [])
+    if loops:
+        print(f"running the loops of {', '.join(loops)} (webhook inboxes → runs)", flush=True)
+    try:
+        if args.workers > 1:
+            serve_workers(sockets)
+        else:
+            serve(create_app(), sockets[0])
+    finally:
+        if stop is not None:
+            stop.set()
     return EXIT_OK
 
 
@@ -230,7 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--json", action="store_true", help="print JSON")
     health.set_defaults(handler=cmd_health)
 
-    serve = sub.add_parser("serve", help="HTTP service: /search, /health, /runs, /failures, /metrics, /docs")
+    serve = sub.add_parser(
+        "serve",
+        help="HTTP service: /search, /products, webhooks, /pipelines/{name}/runs, /health, /runs, /failures, "
+        "/metrics, /docs",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     serve.add_argument(
@@ -238,6 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive_int,
         default=1,
         help="server processes sharing the port (default 1; about one per core for /search under load)",
+    )
+    serve.add_argument(
+        "--no-loops",
+        action="store_true",
+        help="do not run the pipelines' loops here (the webhook inbox drain): another serve runs them",
     )
     serve.set_defaults(handler=cmd_serve)
 

@@ -30,22 +30,27 @@ def preflight(
     roles: Sequence[str] | None = None,
     choices: Mapping[str, str] | None = None,
     overrides: Mapping[str, object] | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> Settings:
     """Settings (with ``overrides``), database, and the check of every connection the run uses (``roles``:
     all of the pipeline's when None; ``choices``: role → connection name, else the default ones): reachable,
-    credentials accepted where a harmless call exists. Before any flow starts, a mistake is one line, in a
-    second (ConfigError, ConnectorError, PersistenceError)."""
+    credentials accepted where a harmless call exists; then the pipeline's ``preflight`` of the run's
+    ``params``. Before any flow starts, a mistake is one line, in a second (ConfigError, ConnectorError,
+    PersistenceError)."""
     from sync_core.db import upgrade
     from sync_core.engine.connections import pipeline_connections
 
     loaded = read_settings(**(overrides or {}))
     connections = pipeline_connections(loaded, spec, choices, roles)
     upgrade(loaded.database_url)
-    for role, conn in connections.items():
-        connector = spec.connectors[role](loaded, conn)
-        try:
+    connectors = {role: spec.connectors[role](loaded, conn) for role, conn in connections.items()}
+    try:
+        for connector in connectors.values():
             connector.check()
-        finally:
+        if spec.preflight is not None:  # the run's own parameters, against the source (a category)
+            spec.preflight(connectors, dict(params or {}))
+    finally:
+        for connector in connectors.values():
             connector.close()
     return loaded
 

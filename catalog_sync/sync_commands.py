@@ -97,11 +97,16 @@ def _run_feed(args: argparse.Namespace, spec: Pipeline, strategy: str) -> int:
 
 
 def _run_declared(args: argparse.Namespace, spec: Pipeline, strategy: str) -> int:
-    """A pipeline's own flow (``Pipeline.entrypoint``) with the parameters its ``flow_params`` makes."""
+    """A pipeline's own flow (``Pipeline.entrypoint``) with the parameters its ``flow_params`` makes (and
+    the strategy, when the flow takes one)."""
     import importlib
+    import inspect
 
     assert spec.entrypoint is not None
-    if strategy != spec.default_strategy:  # its own flow runs its first strategy; replays run elsewhere
+    module, _, function = spec.entrypoint.partition(":")
+    flow = getattr(importlib.import_module(module), function)
+    takes_strategy = "strategy" in inspect.signature(flow.fn).parameters
+    if strategy != spec.default_strategy and not takes_strategy:  # replays run elsewhere
         where = (
             f"; its {strategy} runs are `catalog-sync retry-failures --pipeline {spec.name}`"
             if strategy == spec.replay_strategy
@@ -109,9 +114,9 @@ def _run_declared(args: argparse.Namespace, spec: Pipeline, strategy: str) -> in
         )
         raise ConfigError(f"sync {spec.command or spec.name} runs {spec.default_strategy}{where}")
     params = spec.flow_params(args) if spec.flow_params is not None else {}
-    settings = preflight(spec, None, args.connections, _accepted(spec, args, params))
-    module, _, function = spec.entrypoint.partition(":")
-    flow = getattr(importlib.import_module(module), function)
+    if takes_strategy:  # a flow that runs several strategies is told which
+        params["strategy"] = strategy
+    settings = preflight(spec, None, args.connections, _accepted(spec, args, params), params)
     return run_flow(settings, flow, **params, connections=args.connections or None)
 
 

@@ -17,13 +17,13 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from dotenv import dotenv_values
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsError
 
 from sync_core.connectors.settings import ConnectorSettings
 from sync_core.errors import ConfigError
 from sync_core.pipelines.settings import PipelineSettings
-from sync_core.settings_fields import PLACEHOLDER_SECRETS, SETTINGS_CONFIG, ConnectionEntry, url
+from sync_core.settings_fields import PLACEHOLDER_SECRETS, SETTINGS_CONFIG, ConnectionEntry, secret, url
 
 __all__ = ["DEFAULT_DATABASE_URL", "PLACEHOLDER_SECRETS", "EngineSettings", "Settings", "load_settings"]
 
@@ -114,6 +114,16 @@ class EngineSettings(BaseSettings):
         description="Where runs started from the command line also write their full log (empty: nowhere)",
     )
 
+    api_token: SecretStr | None = Field(
+        None,
+        description="Bearer token `catalog-sync serve` asks of every endpoint that changes something "
+        "(compared in constant time); unset: those endpoints answer 503",
+    )
+    api_token_for_reads: bool = Field(
+        False,
+        description="Ask the API token of the read-only endpoints too (/health, /search, /products ...)",
+    )
+
     notify_webhook_url: str = Field("", description="Webhook the operations automations POST alerts to")
     notify_block: str = Field(
         "", description="Existing Prefect notification block for alerts, as <block-type-slug>/<name>"
@@ -121,6 +131,11 @@ class EngineSettings(BaseSettings):
     stale_sync_alert_s: int = Field(
         3600, ge=60, le=7 * 86400, description="Alert when no incremental sync completed for this long"
     )
+
+    @field_validator("api_token")
+    @classmethod
+    def _refuse_placeholder_token(cls, value: SecretStr | None) -> SecretStr | None:
+        return secret(value)
 
     @field_validator("connections", mode="before")
     @classmethod

@@ -76,6 +76,7 @@ def _driver_statement(
     columns: tuple[str, ...],
     keys: tuple[str, ...],
     update: tuple[str, ...] | None,
+    increment: tuple[str, ...] = (),
 ) -> DriverStatement:
     t: sa.Table = table.__table__
     quote = dialect.identifier_preparer.quote
@@ -88,7 +89,11 @@ def _driver_statement(
         values = f"VALUES ({', '.join('?' * len(columns))})"
     sql = f"INSERT INTO {dialect.identifier_preparer.format_table(t)} ({names}) {values}"
     if update is not None:
-        sets = ", ".join(f"{quote(name)} = excluded.{quote(name)}" for name in update)
+        target = dialect.identifier_preparer.format_table(t)
+        sets = ", ".join(
+            [f"{quote(name)} = excluded.{quote(name)}" for name in update]
+            + [f"{quote(name)} = {target}.{quote(name)} + 1" for name in increment]
+        )
         sql += f" ON CONFLICT ({', '.join(map(quote, keys))}) DO " + (
             f"UPDATE SET {sets}" if sets else "NOTHING"
         )
@@ -145,10 +150,14 @@ def upsert_values(
     *,
     keys: Sequence[str],
     update: Sequence[str],
+    increment: Sequence[str] = (),
 ) -> None:
-    """:func:`upsert` of rows given as value tuples in ``columns`` order (no dict per row)."""
+    """:func:`upsert` of rows given as value tuples in ``columns`` order (no dict per row); on a conflict the
+    ``increment`` columns go up by one."""
     dialect = session.get_bind().dialect
-    statement = _driver_statement(table, dialect, tuple(columns), tuple(keys), tuple(update))
+    statement = _driver_statement(
+        table, dialect, tuple(columns), tuple(keys), tuple(update), tuple(increment)
+    )
     _execute_many(session, statement, rows)
 
 
@@ -160,6 +169,7 @@ def upsert(
     keys: Sequence[str],
     update: Mapping[str, Any] | Sequence[str],
     where: Any = None,
+    increment: Sequence[str] = (),
 ) -> None:
     """Insert ``rows`` (all with the same columns) in one executemany; on a ``keys`` conflict set the
     ``update`` columns.
@@ -167,11 +177,13 @@ def upsert(
     ``update`` is a list of column names (take the new value) or a mapping of name → value, where a value
     may be a function of the ``excluded`` pseudo-table (e.g. ``lambda new: new.attempts``). ``where`` (mapping
     form only), a condition on the stored row, leaves a conflicting row alone when it is false.
+    ``increment`` (list form only): columns that go up by one on a conflict (a row's version).
     """
     if not rows:
         return
     dialect = session.get_bind().dialect
     if isinstance(update, Mapping):
+        assert not increment, "increment needs the list form of update"
         stmt = _INSERTS[dialect.name](table.__table__)
         values = {name: (expr(stmt.excluded) if callable(expr) else expr) for name, expr in update.items()}
         conflict = stmt.on_conflict_do_update(index_elements=list(keys), set_=values, where=where)
@@ -180,4 +192,4 @@ def upsert(
     assert where is None, "where needs the mapping form of update"
     columns = tuple(rows[0])
     in_order = (tuple(row[c] for c in columns) for row in rows)
-    upsert_values(session, table, columns, in_order, keys=keys, update=update)
+    upsert_values(session, table, columns, in_order, keys=keys, update=update, increment=increment)

@@ -1,4 +1,7 @@
-"""`/metrics`: Prometheus families computed from the state store at scrape time, with aggregate SQL only."""
+"""`/metrics`: Prometheus families computed from the state store at scrape time, with aggregate SQL only, and
+the read APIs' answer-cache counters (``catalog_sync_read_cache_*{api}``), summed over every worker process of
+the service by prometheus_client's multiprocess mode (``read_cache_counters``), with their hit ratio. When the
+store cannot answer, only ``catalog_sync_database_up 0``."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
 from catalog_sync.service.errors import one_line
+from catalog_sync.service.read_cache_counters import HELP, HELP_SUFFIX, read_cache_totals
 from sync_core.db import check_connection, get_engine
 from sync_core.engine.audit import circuit_states
 from sync_core.engine.failures import failure_counts
@@ -53,7 +57,7 @@ class StateStoreCollector:
 
     def _families(self, url: str) -> list[Metric]:
         with get_engine(url).connect() as conn:
-            families = [*_run_families(conn), *_request_families(conn)]
+            families = [*_run_families(conn), _run_rate_family(conn), *_request_families(conn)]
         failures = GaugeMetricFamily("catalog_sync_failures", "Failure rows by status", labels=["status"])
         counts = failure_counts(url)
         for status in sorted({*FAILURE_STATUSES, *counts}):
@@ -65,7 +69,7 @@ class StateStoreCollector:
         )
         for provider, state in sorted(circuit_states(url).items()):
             circuits.add_metric([provider], CIRCUIT_VALUES.get(state, 2))
-        return [*families, failures, circuits]
+        return [*families, failures, circuits, *_read_cache_families()]
 
 
 def _run_families(conn: sa.Connection) -> list[Metric]:
@@ -101,6 +105,57 @@ def _run_families(conn: sa.Connection) -> list[Metric]:
         for family, value in zip(items.values(), values, strict=True):
             family.add_metric([pipeline], int(value))
     return [runs, running, *items.values()]
+
+
+def _run_rate_family(conn: sa.Connection) -> Metric:
+    """Items fetched per second of each pipeline's last finished run (by ``finished_at``; the later row of two
+    finished at once); none for a run that took no time."""
+    rate = GaugeMetricFamily(
+        "catalog_sync_run_records_per_second",
+        "Items fetched per second of the pipeline's last finished run (fetched / (finished_at - started_at))",
+        labels=["pipeline"],
+    )
+    finished = col(SyncRun.finished_at)
+    last = (
+        sa.select(col(SyncRun.pipeline).label("pipeline"), sa.func.max(finished).label("finished_at"))
+        .where(finished.is_not(None), col(SyncRun.status) != "running")
+        .group_by(col(SyncRun.pipeline))
+        .subquery()
+    )
+    query = (
+        sa.select(col(SyncRun.pipeline), col(SyncRun.fetched), col(SyncRun.started_at), finished)
+        .join(last, sa.and_(col(SyncRun.pipeline) == last.c.pipeline, finished == last.c.finished_at))
+        .order_by(col(SyncRun.pipeline), col(SyncRun.id))
+    )
+    latest = {
+        pipeline: (fetched, started, ended) for pipeline, fetched, started, ended in conn.execute(query)
+    }
+    for pipeline, (fetched, started, ended) in sorted(latest.items()):
+        seconds = (ended - started).total_seconds()
+        if seconds > 0:
+            rate.add_metric([pipeline], fetched / seconds)
+    return rate
+
+
+def _read_cache_families() -> list[Metric]:
+    """The answer caches of the read APIs (`/products/search`), summed over every worker of this service, and
+    their hit ratios computed from the sums."""
+    totals = read_cache_totals()
+    families = []
+    for name, help_text in HELP.items():
+        family = CounterMetricFamily(f"catalog_sync_read_cache_{name}", help_text, labels=["api"])
+        for api, counts in totals.items():
+            family.add_metric([api], counts[name])
+        families.append(family)
+    ratio = GaugeMetricFamily(
+        "catalog_sync_read_cache_hit_ratio",
+        f"hits / (hits + misses) of an API's answer cache, {HELP_SUFFIX}; absent before any answer",
+        labels=["api"],
+    )
+    for api, counts in totals.items():
+        if counts["hits"] + counts["misses"]:
+            ratio.add_metric([api], counts["hits"] / (counts["hits"] + counts["misses"]))
+    return [*families, ratio]
 
 
 def _request_families(conn: sa.Connection) -> list[Metric]:

@@ -19,6 +19,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
+from catalog_sync.service.auth import READ_SECURITY
+from catalog_sync.service.deps import check_read
 from catalog_sync.service.errors import SETTINGS_INVALID, UNEXPECTED, ErrorResponse, error_response, one_line
 from catalog_sync.service.search_index import EventIndex, Window
 from sync_core.errors import ConfigError, PersistenceError
@@ -143,12 +145,13 @@ PARAMETERS = [
     response_class=Response,
     response_model=None,
     responses=RESPONSES,
-    openapi_extra={"parameters": PARAMETERS},
+    openapi_extra={"parameters": PARAMETERS, **READ_SECURITY},
 )
 async def search(request: Request) -> Response:
     """Online events that start at or after ``starts_at`` and end at or before ``ends_at`` (both bounds
     inclusive, both optional), ordered by start. Served from the store, never from the provider; at most
     about a second behind the last sync."""
+    check_read(request)  # deps.ReadAccess, without the cost of a FastAPI dependency on this hot path
     try:
         window = parse_window(request)
     except BadParameter as exc:

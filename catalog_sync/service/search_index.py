@@ -114,20 +114,19 @@ def load_snapshot(engine: Engine) -> Snapshot:
         start, end = _normal(start), _normal(end)
         if len(event_id) == 32:
             event_id = f"{event_id[:8]}-{event_id[8:12]}-{event_id[12:16]}-{event_id[16:20]}-{event_id[20:]}"
-        fragments.append(
-            orjson.dumps(
-                {
-                    "id": event_id,
-                    "title": title,
-                    "start_date": start[:10],
-                    "start_time": start[11:19],
-                    "end_date": end[:10],
-                    "end_time": end[11:19],
-                    "min_price": min_price,
-                    "max_price": max_price,
-                }
-            )
+        fragment = orjson.dumps(
+            {
+                "id": event_id,
+                "title": title,
+                "start_date": start[:10],
+                "start_time": start[11:19],
+                "end_date": end[:10],
+                "end_time": end[11:19],
+                "min_price": min_price,
+                "max_price": max_price,
+            }
         )
+        fragments.append(bytes(memoryview(fragment)))  # orjson's bytes keep a buffer of 4-8 kB each
         starts.append(start)
         ends.append(end)
         longest = max(longest, datetime.fromisoformat(end) - datetime.fromisoformat(start))

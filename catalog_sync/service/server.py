@@ -67,9 +67,19 @@ def listen_workers(host: str, port: int, workers: int) -> list[socket.socket]:
 
 
 def serve(app: FastAPI, sock: socket.socket) -> None:
-    """Serve ``app`` on ``sock`` in this process until SIGINT or SIGTERM."""
+    """Serve ``app`` on ``sock`` in this process until SIGINT or SIGTERM. After SIGTERM it raises SystemExit(0)
+    once uvicorn has shut down (uvicorn raises the signal again then, which would end the process before the
+    caller's cleanup: `serve` removes its metrics directory)."""
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
-    uvicorn.Server(config).run(sockets=[sock])
+    previous = signal.signal(signal.SIGTERM, _exit)  # the handler uvicorn restores, then calls
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def _worker(sock: socket.socket) -> None:

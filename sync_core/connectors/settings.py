@@ -40,6 +40,16 @@ class ConnectorSettings(BaseSettings):
     ingram_sender_id: str | None = Field(
         None, max_length=32, description="Optional IM-SenderID: who calls, as Ingram Micro support sees it"
     )
+    ploomes_base: str = Field(
+        "",
+        description="Ploomes CRM API base, e.g. https://public-api2.ploomes.com (alias https://api2.ploomes.com)",
+    )
+    ploomes_user_key: SecretStr | None = Field(None, description="Ploomes User-Key (sent on every call)")
+    ploomes_webhook_key: SecretStr | None = Field(
+        None,
+        description="Validation key Ploomes sends with each webhook delivery (X-Ploomes-Validation-Key); "
+        "POST /webhooks/ploomes refuses deliveries without it",
+    )
 
     anar360_rate_limit_per_min: int | None = Field(None, ge=1, le=100_000, description="Anar360 override")
     sazito_rate_limit_per_min: int | None = Field(None, ge=1, le=100_000, description="Sazito override")
@@ -52,6 +62,12 @@ class ConnectorSettings(BaseSettings):
     ingram_details_rate_per_min: int = Field(
         60, ge=1, le=100_000, description="Ingram Micro product-details calls a minute (its own budget)"
     )
+    ploomes_rate_per_s: float = Field(
+        2.0,
+        gt=0,
+        le=1000,
+        description="Ploomes calls a second (nothing is published; clients space calls 0.5 s)",
+    )
 
     sazito_page_size: int = Field(100, ge=1, le=100, description="Sazito catalogue page size asked for")
 
@@ -60,7 +76,7 @@ class ConnectorSettings(BaseSettings):
     )
     feed_max_mb: int = Field(512, ge=1, le=100_000, description="Largest events feed accepted, in MiB")
 
-    @field_validator("anar360_base", "sazito_base", "ingram_base")
+    @field_validator("anar360_base", "sazito_base", "ingram_base", "ploomes_base")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return base_url(value)
@@ -88,7 +104,14 @@ class ConnectorSettings(BaseSettings):
     def _feed_url(cls, value: str) -> str:
         return url(value.strip(), ("http", "https", "file"))
 
-    @field_validator("anar360_token", "sazito_key", "ingram_client_secret")
+    @field_validator(
+        "anar360_token", "sazito_key", "ingram_client_secret", "ploomes_user_key", "ploomes_webhook_key"
+    )
     @classmethod
     def _refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
         return secret(value)
+
+    @property
+    def ploomes_rate_per_min(self) -> int:
+        """PLOOMES_RATE_PER_S as the requests a minute the engine's pacing reads (at least 1)."""
+        return max(1, round(self.ploomes_rate_per_s * 60))

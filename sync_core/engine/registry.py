@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import threading
+from typing import Any
 
 from sync_core.engine.spec import Pipeline
 from sync_core.errors import ConfigError
@@ -67,3 +68,9 @@ def pipeline(name: str) -> Pipeline:
 def with_capability(attribute: str) -> list[Pipeline]:
     """The pipelines whose declaration sets ``attribute`` (e.g. "replayable", "catalogue_role")."""
     return [p for p in pipelines().values() if getattr(p, attribute)]
+
+
+def imported(reference: str) -> Any:
+    """What a declaration's "module:attribute" reference names (``Pipeline.entrypoint``, ``routes`` ...)."""
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)

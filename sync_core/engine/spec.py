@@ -45,6 +45,11 @@ class Pipeline:
     param_settings: Mapping[str, str] = field(default_factory=dict)
     # Refuses a run's parameters the pipeline cannot use: ConfigError with a one-line reason.
     check_params: Callable[[dict[str, Any]], None] | None = None
+    # `POST /pipelines/{name}/runs` of `catalog-sync serve`: the request's fields (strategy, ids, category,
+    # dry_run) → (the deployment to run, as <flow>/<deployment>; its flow's parameters); ConfigError with a
+    # one-line reason for what the pipeline cannot take. None: the deployment of the strategy asked (see
+    # catalog_sync.service.triggers), refusing ids and category.
+    trigger: Callable[[dict[str, Any]], tuple[str, dict[str, Any]]] | None = None
     # A flow of its own, as "module:function" (``flow`` is its name): `sync <command>` runs it with the
     # parameters ``flow_params`` makes of the options ``sync_options`` adds to the command line.
     entrypoint: str | None = None
@@ -58,6 +63,15 @@ class Pipeline:
     # `catalog-sync demo --pipeline <command>`: "module:function" called with products, change and
     # database_url (against the built-in sandbox), returning the exit code.
     demo: str | None = None
+    # Checks a run's parameters against its source before any run starts (the command line's preflight):
+    # given role → connector (checked, still open) and the parameters; raises ConfigError (one line).
+    preflight: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
+    # `catalog-sync serve`: "module:function" given the FastAPI app, adding endpoints of its own (a webhook
+    # receiver, a read API), and "module:function" of a loop it runs in one thread of one process while it
+    # serves (called with a threading.Event set when it stops; only when the pipeline's connections are
+    # configured).
+    service: str | None = None
+    serve_loop: str | None = None
 
     @property
     def default_strategy(self) -> str:

@@ -55,7 +55,8 @@ class Call:
         base = str(client.base_url)
         base = base if base.endswith("/") else f"{base}/"  # httpx keeps the slash out of a bare host's text
         address = self.path if "://" in self.path else f"{base}{self.path.lstrip('/')}"
-        url = httpx.URL(address, params=self.params)
+        # params=None would drop a query written into the path (a provider's next-page link).
+        url = httpx.URL(address, params=self.params) if self.params is not None else httpx.URL(address)
         return client.build_request(self.method, url, content=body, headers=headers or None, timeout=timeout)
 
     def remaining(self) -> float:

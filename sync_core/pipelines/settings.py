@@ -41,6 +41,21 @@ class PipelineSettings(BaseSettings):
         le=64,
         description="sync-ingram splits the tracked parts into this many sync-ingram-shard runs",
     )
+    incremental_sync_hours: float = Field(
+        6,
+        gt=0,
+        le=8760,
+        description="sync ploomes --strategy auto reads incrementally when the last successful sync is younger "
+        "than this, else in full (batch)",
+    )
+    ploomes_overlap_s: float = Field(
+        300, ge=0, le=86_400, description="An incremental Ploomes read starts this long before its watermark"
+    )
+    ploomes_rules_file: str = Field(
+        "",
+        description="TOML file of the Ploomes classification rules (code prefix, group or family → type and "
+        "category); empty: the built-in rules (CIA_LOC_ → rental, CIA_ → service)",
+    )
     event_sync_schedule: str = Field(
         "0 * * * *", description="Cron of the sync-events/fever-hourly deployment (applied by `deploy`)"
     )

@@ -1,5 +1,6 @@
 """The sandbox's own control API under `/_sandbox`: stats, knobs, supplier mutations, the write hold, and the
-Ingram simulator's parts, changes, tokens and oracle (`ingram_admin`)."""
+Ingram simulator's parts, changes, tokens and oracle (`ingram_admin`), and the Ploomes simulator's products,
+changes, webhook deliveries and oracle (`ploomes_admin`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sync_core.sandbox.ingram_admin import ingram_admin_routes
+from sync_core.sandbox.ploomes_admin import ploomes_admin_routes
 from sync_core.sandbox.state import SandboxState
 from sync_core.sandbox.verify import expected_writes, verify_store
 
@@ -82,5 +84,6 @@ def build_admin_app(state: SandboxState) -> Starlette:
             Route("/release-writes", release_writes, methods=["POST"]),
             Route("/verify", verify, methods=["GET"]),
             *ingram_admin_routes(state),
+            *ploomes_admin_routes(state),
         ]
     )

@@ -8,13 +8,13 @@ productDetailDescription else description. Unknown part numbers have no row.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from sync_core.sandbox.ingram_catalogue import ABSENT, IngramPart
 from sync_core.sandbox.records import paused_gc
 from sync_core.sandbox.state import SandboxState
+from sync_core.sandbox.table_report import TableReport, compare_rows
 
 ROW_FIELDS = (
     "ingram_part_number",
@@ -106,68 +106,26 @@ def normalised(value: Any) -> Any:
     return value
 
 
-@dataclass
-class IngramTableReport:
-    """Rows equal to the oracle, rows that differ (part, column, expected, actual), missing and extra rows."""
-
-    correct: int = 0
-    wrong: list[tuple[str, str, Any, Any]] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    unexpected: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when the table holds exactly the oracle's rows."""
-        return not (self.wrong or self.missing or self.unexpected)
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready summary (the first 20 of each list)."""
-        wrong = [
-            {"part": part, "column": column, "expected": str(exp), "actual": str(act)}
-            for part, column, exp, act in self.wrong[:20]
-        ]
-        return {
-            "ok": self.ok,
-            "correct": self.correct,
-            "wrong_count": len(self.wrong),
-            "wrong": wrong,
-            "missing_count": len(self.missing),
-            "missing": self.missing[:20],
-            "unexpected_count": len(self.unexpected),
-            "unexpected": self.unexpected[:20],
-        }
-
-
 def compare_ingram_rows(
     expected: Mapping[str, Mapping[str, Any]], rows: Iterable[Mapping[str, Any]]
-) -> IngramTableReport:
+) -> TableReport:
     """Compare table rows (mappings with at least ROW_FIELDS; other columns are ignored) with the oracle.
 
     Numbers compare by value (Decimal("74.3400") equals Decimal("74.34"), a JSON float 2.6 equals 2.6).
     """
-    report = IngramTableReport()
-    seen: set[str] = set()
-    for row in rows:
-        part = str(row["ingram_part_number"])
-        seen.add(part)
-        want = expected.get(part)
-        if want is None:
-            report.unexpected.append(part)
-            continue
-        differences = [
-            (part, column, want[column], row.get(column))
-            for column in ROW_FIELDS
-            if normalised(want[column]) != normalised(row.get(column))
-        ]
-        report.wrong += differences
-        report.correct += not differences
-    report.missing = [part for part in expected if part not in seen]
-    return report
+    return compare_rows(
+        expected,
+        rows,
+        key=lambda row: str(row["ingram_part_number"]),
+        fields=ROW_FIELDS,
+        cell=lambda column, value: normalised(value),
+        key_name="part",
+    )
 
 
 def verify_ingram_table(
     state: SandboxState, rows: Iterable[Mapping[str, Any]], parts: Iterable[str], *, details: bool
-) -> IngramTableReport:
+) -> TableReport:
     """The table's rows checked against the oracle of the tracked `parts`."""
     return compare_ingram_rows(ingram_oracle(state, parts, details=details), rows)
 

@@ -86,6 +86,24 @@ class SandboxConfig:
     ingram_maintenance_s: float = knob(
         0.0, "answer every Ingram call 503 (maintenance window) for this many seconds from start or when set"
     )
+    ploomes_products: int = knob(300, "Ploomes CRM products")
+    ploomes_user_key: str = knob("sandbox-user-key", "Ploomes User-Key the sandbox accepts")
+    ploomes_webhook_key: str = knob(
+        "sandbox-webhook-key", "X-Ploomes-Validation-Key of the Ploomes webhook deliveries the sandbox sends"
+    )
+    ploomes_page_cap: int = knob(300, "most rows a Ploomes page serves, whatever $top asks (and when absent)")
+    ploomes_next_link: bool = knob(
+        True, "Ploomes pages that are not the last carry @odata.nextLink (false: clients page with $skip)"
+    )
+    ploomes_shared_dates: float = knob(
+        0.3, "share of Ploomes products sharing their LastUpdateDate with others (one group of up to 400)"
+    )
+    ploomes_rate_limit_per_s: float = knob(
+        0.0, "Ploomes requests a second before 429 with Retry-After in seconds (0: unlimited)"
+    )
+    ploomes_change_while_paging: int = knob(
+        0, "Ploomes products changed (LastUpdateDate = now) as each products page is served"
+    )
 
     def __post_init__(self) -> None:
         if self.envelope not in ENVELOPES:
@@ -111,6 +129,7 @@ class SandboxConfig:
             raise ValueError("page caps must be >= 1 and merchant_products >= 0")
         self.fever_feed()  # refuses a feed too small to carry every quirk
         self._check_ingram()
+        self._check_ploomes()
 
     def _check_ingram(self) -> None:
         limits = (
@@ -128,6 +147,18 @@ class SandboxConfig:
             raise ValueError("ingram_customer_number must be 1 to 10 characters")
         if not (self.ingram_client_id and self.ingram_client_secret):
             raise ValueError("ingram_client_id and ingram_client_secret must not be empty")
+
+    def _check_ploomes(self) -> None:
+        counts = (self.ploomes_products, self.ploomes_change_while_paging, self.ploomes_rate_limit_per_s)
+        if min(counts) < 0 or self.ploomes_page_cap < 1:
+            raise ValueError(
+                "ploomes_products, ploomes_change_while_paging and ploomes_rate_limit_per_s must be >= 0, "
+                "ploomes_page_cap >= 1"
+            )
+        if not 0 <= self.ploomes_shared_dates <= 1:
+            raise ValueError("ploomes_shared_dates must be within [0, 1]")
+        if not (self.ploomes_user_key and self.ploomes_webhook_key):
+            raise ValueError("ploomes_user_key and ploomes_webhook_key must not be empty")
 
     def fever_feed(self) -> FeverFeedConfig:
         """The Fever feed these knobs describe (same seed); raises ValueError for sizes it refuses."""

@@ -8,7 +8,7 @@ import dataclasses
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +22,7 @@ from sync_core.sandbox.anar360_app import build_anar360_app
 from sync_core.sandbox.catalogue import SandboxConfig
 from sync_core.sandbox.fever_app import build_fever_app
 from sync_core.sandbox.ingram_app import COUNTRY_CODE, build_ingram_app
+from sync_core.sandbox.ploomes_app import build_ploomes_app
 from sync_core.sandbox.sazito_app import build_sazito_app
 from sync_core.sandbox.state import SandboxState
 from sync_core.sandbox.verify import VerifyReport, verify_store
@@ -31,20 +32,22 @@ SAZITO_PREFIX = "/sazito/api/v1"
 FEVER_PREFIX = "/fever"
 FEVER_FEED_PATH = FEVER_PREFIX + "/api/events"
 INGRAM_PREFIX = "/ingram"
+PLOOMES_PREFIX = "/ploomes"
 ADMIN_PREFIX = "/_sandbox"
-SANDBOX_HELP = "serve the Anar360, Sazito, Fever and Ingram Micro simulators"  # `catalog-sync sandbox --help`
+SANDBOX_HELP = "serve the Anar360, Sazito, Fever, Ingram Micro and Ploomes CRM simulators"  # `catalog-sync sandbox --help`
 STARTUP_TIMEOUT_S = 10.0
 
 
 def build_app(state: SandboxState) -> Starlette:
     """Anar360 at /anar360/api/360, Sazito at /sazito/api/v1, Fever at /fever, Ingram Micro at /ingram,
-    control API at /_sandbox."""
+    Ploomes CRM at /ploomes, control API at /_sandbox."""
     return Starlette(
         routes=[
             Mount(ANAR360_PREFIX, app=build_anar360_app(state)),
             Mount(SAZITO_PREFIX, app=build_sazito_app(state)),
             Mount(FEVER_PREFIX, app=build_fever_app(state)),
             Mount(INGRAM_PREFIX, app=build_ingram_app(state)),
+            Mount(PLOOMES_PREFIX, app=build_ploomes_app(state)),
             Mount(ADMIN_PREFIX, app=build_admin_app(state)),
         ]
     )
@@ -64,6 +67,9 @@ def sandbox_settings(url: str, config: SandboxConfig) -> dict[str, str]:
         "ingram_client_secret": config.ingram_client_secret,
         "ingram_customer_number": config.ingram_customer_number,
         "ingram_country_code": COUNTRY_CODE,
+        "ploomes_base": url + PLOOMES_PREFIX,
+        "ploomes_user_key": config.ploomes_user_key,
+        "ploomes_webhook_key": config.ploomes_webhook_key,
     }
 
 
@@ -81,6 +87,7 @@ def banner(url: str, config: SandboxConfig) -> str:
             "ingram_customer_number",
             "ingram_country_code",
         ),
+        ("ploomes_base", "ploomes_user_key", "ploomes_webhook_key"),
     )
     lines = ["  " + "  ".join(f"{name.upper()}={values[name]}" for name in group) for group in groups]
     return "\n".join([f"sandbox on {url}", *lines])
@@ -114,6 +121,7 @@ class SandboxHandle:
     anar360_token: str
     sazito_key: str
     state: SandboxState
+    ploomes_base: str = ""  # PLOOMES_BASE: /Products, /Webhooks ... hang off it
 
     def settings(self) -> dict[str, str]:
         """The ``load_settings`` overrides that point catalog-sync's default connections here."""
@@ -173,6 +181,7 @@ def running_sandbox(
             anar360_token=state.config.anar360_token,
             sazito_key=state.config.sazito_key,
             state=state,
+            ploomes_base=url + PLOOMES_PREFIX,
         )
     finally:
         state.closing = True
@@ -183,7 +192,7 @@ def running_sandbox(
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """One command-line flag per SandboxConfig field (e.g. --fault-rate 0.05), defaults from the dataclass."""
-    kinds = {"int": int, "float": float, "str": str}
+    kinds: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str, "bool": _boolean}
     for field in dataclasses.fields(SandboxConfig):
         flag = "--" + field.name.replace("_", "-")
         parser.add_argument(
@@ -194,6 +203,14 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
             metavar=str(field.type).upper(),
             help=f"{field.metadata.get('help', '')} (default {field.default})",
         )
+
+
+def _boolean(text: str) -> bool:
+    """A command-line true/false (also yes/no, on/off, 1/0)."""
+    value = text.strip().lower()
+    if value not in ("true", "false", "yes", "no", "on", "off", "1", "0"):
+        raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+    return value in ("true", "yes", "on", "1")
 
 
 def config_from_arguments(args: argparse.Namespace) -> SandboxConfig:

@@ -19,6 +19,7 @@ from sync_core.sandbox.catalogue import (
     now_ms,
 )
 from sync_core.sandbox.ingram_state import IngramState
+from sync_core.sandbox.ploomes_state import PLOOMES_KNOBS, PloomesState, check_ploomes_knob
 from sync_core.sandbox.traffic import TrafficShaper
 
 T = TypeVar("T")
@@ -44,6 +45,7 @@ RUNTIME_KNOBS = frozenset(
         "anar360_stuck_page",
         "envelope",
         *INGRAM_KNOBS,
+        *PLOOMES_KNOBS,
     }
 )
 _COUNTERS = (
@@ -69,6 +71,7 @@ class SandboxState:
         self.catalogue: Catalogue = generate_catalogue(self.config)
         self.lock = threading.RLock()
         self.ingram = IngramState(self.config, self.lock)
+        self.ploomes = PloomesState(self.config, self.lock)  # the Ploomes simulator's products and traffic
         self._hold_after: int | None = None
         self._hold_base = 0
         self._mutate_rng = random.Random(self.config.seed * 104729 + 3)
@@ -89,6 +92,7 @@ class SandboxState:
         if unknown:
             raise ValueError(f"unknown knobs: {sorted(unknown)}")
         for name, value in changes.items():
+            check_ploomes_knob(name, value)
             fractions = ("fault_rate", "rejected_fraction", "html_answer_fraction", "ingram_nested_pricing")
             if name in fractions and not _is_number(value, upper=1.0):
                 raise ValueError(f"{name} must be a number in [0, 1]")
@@ -106,7 +110,7 @@ class SandboxState:
             candidate = dataclasses.replace(self.config, **changes)  # re-runs the config's validation
             if hold is not ...:
                 self.hold_writes(hold)
-            self.config = self.ingram.config = candidate
+            self.config = self.ingram.config = self.ploomes.config = candidate
             if "ingram_maintenance_s" in changes:
                 self.ingram.start_maintenance(candidate.ingram_maintenance_s)
             if "rejected_fraction" in changes:
@@ -343,6 +347,7 @@ class SandboxState:
             data["waiting_writes"] = self.waiting_writes
             data["fever_fetches"] = self.fever_fetches
             data["ingram"] = self.ingram.stats()
+            data["ploomes"] = self.ploomes.stats()
             return data
 
     def reset_stats(self) -> None:
@@ -353,6 +358,7 @@ class SandboxState:
             self._per_variant: Counter[int] = Counter()
             self._counters: Counter[str] = Counter({k: 0 for k in (*_COUNTERS, "mutations")})
             self.ingram.reset_stats()
+            self.ploomes.reset_stats()
 
 
 def _is_number(value: Any, upper: float | None = None) -> bool:

@@ -42,7 +42,8 @@ class TableTarget:
     fingerprint goes to ``fingerprint_column``. The timestamps are the target's: ``first_seen`` is set when
     the row is inserted, ``changed`` whenever it is written, ``seen`` also when it is found unchanged; a
     column given as None is not kept. On a key conflict only ``content``, the fingerprint, ``seen`` and
-    ``changed`` are rewritten: the identity columns and ``first_seen`` stay.
+    ``changed`` are rewritten: the identity columns and ``first_seen`` stay. A ``version`` column, when
+    given, is 1 on insert and goes up by one whenever the row is written again.
     """
 
     fatal: tuple[type[Exception], ...] = ()  # a refused row costs only itself; nothing stops the run
@@ -59,6 +60,7 @@ class TableTarget:
         first_seen: str | None = "first_seen_at",
         seen: str | None = "last_seen_at",
         changed: str | None = "last_changed_at",
+        version: str | None = None,
         refused_context: str = "store",
         refused_reason: str = "refused-by-database",
         now: Callable[[], datetime] = utcnow,
@@ -67,7 +69,8 @@ class TableTarget:
         self.refused_context, self.refused_reason = refused_context, refused_reason
         table: sa.Table = model.__table__  # type: ignore[attr-defined]
         stamps = [c for c in (first_seen, seen, changed) if c is not None]
-        missing = [c for c in (key, fingerprint_column, *content, *stamps) if c not in table.c]
+        versions = (version,) if version is not None else ()
+        missing = [c for c in (key, fingerprint_column, *content, *stamps, *versions) if c not in table.c]
         if missing:
             raise ValueError(f"{table.name} has no column {', '.join(map(repr, missing))}")
         self._table = table
@@ -77,6 +80,7 @@ class TableTarget:
         self._seen = seen
         self._stamps = tuple(stamps)
         self._update = tuple(dict.fromkeys(c for c in (*content, fingerprint_column, seen, changed) if c))
+        self._version = version
         self._now = now
 
     def known(self, writes: Sequence[Write]) -> dict[LedgerKey, str]:
@@ -153,6 +157,8 @@ class TableTarget:
     def _row(self, key: Any, write: Write, stamp: datetime) -> Row:
         row = {**write.value, self._key.name: key, self._fingerprint.name: write.fingerprint}
         row.update(dict.fromkeys(self._stamps, stamp))
+        if self._version is not None:
+            row[self._version] = 1  # an insert's; a conflict adds one to the stored one instead
         return row
 
     def _upsert_isolating(self, session: Session, rows: list[Row]) -> dict[Any, Refusal]:
@@ -178,7 +184,10 @@ class TableTarget:
         for row in rows:
             shapes.setdefault(frozenset(row), []).append(row)
         for group in shapes.values():
-            upsert(session, self.model, group, keys=(self._key.name,), update=self._update)
+            increment = (self._version,) if self._version is not None else ()
+            upsert(
+                session, self.model, group, keys=(self._key.name,), update=self._update, increment=increment
+            )
 
 
 def database_reason(exc: DBAPIError) -> str:

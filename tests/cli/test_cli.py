@@ -330,6 +330,7 @@ def test_sandbox_banner_names_the_settings_that_point_at_it() -> None:
         "  FEVER_PROVIDER_URL=http://h:1/fever/api/events",
         "  INGRAM_BASE=http://h:1/ingram  INGRAM_CLIENT_ID=sandbox-client  INGRAM_CLIENT_SECRET=sandbox-client-secret"
         "  INGRAM_CUSTOMER_NUMBER=20-222222  INGRAM_COUNTRY_CODE=US",
+        "  PLOOMES_BASE=http://h:1/ploomes  PLOOMES_USER_KEY=sandbox-user-key  PLOOMES_WEBHOOK_KEY=sandbox-webhook-key",
     ]
 
 

@@ -226,7 +226,8 @@ def test_setup_creates_pool_limits_deployments_automations_and_a_second_run_chan
         assert [cron for _, cron in schedules] == [s["cron"] for s in wanted[name]["schedules"]]
     assert [name for name, _, enabled in before["automations"] if enabled] == [
         AUTOMATION_PREFIX + "notify when a provider circuit opens",
-        AUTOMATION_PREFIX + "notify when no incremental sync completed",
+        AUTOMATION_PREFIX + "notify when no incremental sync completed (anar360-sazito)",
+        AUTOMATION_PREFIX + "notify when no incremental sync completed (ploomes-products)",
         AUTOMATION_PREFIX + "replay failures after a failed ingram sync",
         AUTOMATION_PREFIX + "replay failures after a failed product sync",
     ]

@@ -112,13 +112,15 @@ def test_openapi_documents_the_error_answers(settings: Settings) -> None:
         return responses_of(spec, path)[status]["content"]["application/json"]["schema"]
 
     for path in ("/runs", "/failures"):
-        assert set(responses_of(spec, path)) == {"200", "400", "503", "default"}
+        assert set(responses_of(spec, path)) == {"200", "400", "401", "503", "default"}
         assert schema(path, "400")["$ref"] == schema(path, "503")["$ref"] == envelope_ref
-    assert set(responses_of(spec, "/health")) == {"200", "503", "default"}
+    assert set(responses_of(spec, "/health")) == {"200", "401", "503", "default"}
     assert envelope_ref in [s["$ref"] for s in schema("/health", "503")["anyOf"]]
-    for path in spec["paths"]:
-        assert "422" not in responses_of(spec, path), path
-        assert schema(path, "default")["$ref"] == envelope_ref
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert "422" not in responses, (method, path)
+            assert responses["default"]["content"]["application/json"]["schema"]["$ref"] == envelope_ref
     schemas = spec["components"]["schemas"]
     assert "HTTPValidationError" not in schemas and "ValidationError" not in schemas
     assert set(schemas["ErrorOut"]["properties"]["code"]["enum"]) == {
@@ -129,6 +131,8 @@ def test_openapi_documents_the_error_answers(settings: Settings) -> None:
         "unavailable",
         "internal_error",
         "invalid_request",
+        "unauthorized",
+        "not_deployed",
     }
     assert schemas["ErrorResponse"]["required"] == ["error"]
     assert spec["paths"]["/failures"]["get"]["parameters"][0]["schema"]["anyOf"][0]["enum"] == [

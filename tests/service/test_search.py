@@ -321,7 +321,7 @@ def test_openapi_describes_search(client: TestClient) -> None:
     assert [p["name"] for p in operation["parameters"]] == ["starts_at", "ends_at"]
     assert {p["schema"]["format"] for p in operation["parameters"]} == {"date-time"}
     responses = operation["responses"]
-    assert set(responses) == {"200", "400", "500", "default"}
+    assert set(responses) == {"200", "400", "401", "500", "default"}
     assert responses["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/SearchResponse")
     assert responses["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
     assert "422" not in responses

@@ -20,7 +20,9 @@ def serve_command(port: int) -> list[str]:
 
 
 def service_env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'state.db'}"}
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'state.db'}", "TMPDIR": str(tmp_path)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    return env
 
 
 def test_serve_defaults() -> None:
@@ -49,12 +51,21 @@ def test_serve_answers_health_until_terminated(tmp_path: Path) -> None:
         assert response is not None, "the service did not answer within 30 s"
         assert response.json()["database"] == "ok"  # 200, or 503 when unconfigured pipelines count
         assert response.headers["x-content-type-options"] == "nosniff"
-        assert httpx.get(f"http://127.0.0.1:{port}/metrics").text.count("catalog_sync_database_up 1.0") == 1
+        assert httpx.get(f"http://127.0.0.1:{port}/products/search").status_code == 200  # a miss
+        assert httpx.get(f"http://127.0.0.1:{port}/products/search").status_code == 200  # a hit
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert metrics.count("catalog_sync_database_up 1.0") == 1
+        # One worker serves in this process, counting in the directory serve made (set before the app was).
+        (directory,) = tmp_path.glob("catalog-sync-metrics-*")
+        assert list(directory.glob("counter_*.db"))
+        assert 'catalog_sync_read_cache_hits_total{api="products"} 1.0' in metrics
+        assert 'catalog_sync_read_cache_misses_total{api="products"} 1.0' in metrics
     finally:
         process.terminate()
         out, err = process.communicate(timeout=15)
     assert b"catalog-sync service on http://127.0.0.1:" in out
-    assert b"Traceback" not in err, err
+    assert process.returncode == 0 and b"Traceback" not in err, err
+    assert not directory.exists()  # removed when serve stopped
 
 
 def test_port_in_use_is_a_one_line_usage_error(tmp_path: Path) -> None:

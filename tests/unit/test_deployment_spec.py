@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 INCREMENTAL = "sync-products/anar360-sazito-incremental"
 RETRY = "retry-failures/anar360-sazito-retry"
 INGRAM_RETRY = "retry-failures/ingram-retry"  # the Ingram pipeline's replay
+PLOOMES_INCREMENTAL = "sync-ploomes/ploomes-every-15m"  # the Ploomes pipeline's, watched for staleness
 
 
 def test_every_entrypoint_imports_and_its_parameters_validate_against_the_flow() -> None:
@@ -57,7 +58,7 @@ def test_a_parameter_the_flow_does_not_take_fails_validation() -> None:
 
 def test_the_deployments_the_issue_and_the_automations_name_exist() -> None:
     names = deployment_names(ROOT)
-    assert len(names) == len(set(names)) == 9
+    assert len(names) == len(set(names)) == 11
     assert {
         INCREMENTAL,
         RETRY,
@@ -65,9 +66,11 @@ def test_the_deployments_the_issue_and_the_automations_name_exist() -> None:
         "sync-events/fever-hourly",
         "sync-ingram/ingram-every-6h",
         "sync-ingram-shard/ingram-shard",
+        "sync-ploomes/ploomes-every-15m",
+        "sync-ploomes/ploomes-nightly",
     } <= set(names)
     # read from the pipelines' declarations
-    assert set(automated_deployments()) == {INCREMENTAL, RETRY, INGRAM_RETRY}
+    assert set(automated_deployments()) == {INCREMENTAL, RETRY, INGRAM_RETRY, PLOOMES_INCREMENTAL}
     assert {name.split("/")[0] for name in names} == {
         "sync-products",
         "sync-catalogue",
@@ -76,6 +79,7 @@ def test_the_deployments_the_issue_and_the_automations_name_exist() -> None:
         "sync-events",
         "sync-ingram",
         "sync-ingram-shard",
+        "sync-ploomes",
     }
 
 
@@ -97,7 +101,10 @@ def test_rate_limits_decay_at_the_per_minute_budget() -> None:
         "sazito-requests",
         "ingram-pna-requests",
         "ingram-details-requests",
+        "ploomes-requests",
     ]
+    # PLOOMES_RATE_PER_S=2: two slots, freed at two a second.
+    assert (limits["ploomes-requests"].limit, limits["ploomes-requests"].slot_decay_per_second) == (2, 2.0)
     # An endpoint counted in fixed minutes: a burst of 5 s of its 60/min, then 55 in the rest of the minute.
     assert (limits["ingram-pna-requests"].limit, limits["ingram-pna-requests"].slot_decay_per_second) == (
         5,
@@ -117,7 +124,7 @@ def test_a_configured_connection_limits_at_its_own_budget() -> None:
 
 
 def test_without_a_notification_block_only_the_replay_automations_are_wanted() -> None:
-    ids = {INCREMENTAL: uuid4(), RETRY: uuid4(), INGRAM_RETRY: uuid4()}
+    ids = {INCREMENTAL: uuid4(), RETRY: uuid4(), INGRAM_RETRY: uuid4(), PLOOMES_INCREMENTAL: uuid4()}
     replays = automations(Settings(), ids, None)
     assert [r.name for r in replays] == [
         "catalog-sync: replay failures after a failed product sync",
@@ -134,9 +141,15 @@ def test_without_a_notification_block_only_the_replay_automations_are_wanted() -
 
 
 def test_alerts_watch_the_circuit_event_and_the_incremental_deployment() -> None:
-    ids, block = {INCREMENTAL: uuid4(), RETRY: uuid4(), INGRAM_RETRY: uuid4()}, uuid4()
-    _, _, circuit, stale = automations(Settings(stale_sync_alert_s=1800), ids, block)
-    assert stale.name == "catalog-sync: notify when no incremental sync completed"
+    ids = {INCREMENTAL: uuid4(), RETRY: uuid4(), INGRAM_RETRY: uuid4(), PLOOMES_INCREMENTAL: uuid4()}
+    block = uuid4()
+    _, _, circuit, stale, ploomes_stale = automations(Settings(stale_sync_alert_s=1800), ids, block)
+    assert ploomes_stale.trigger.match_related.model_dump() == {  # type: ignore[union-attr]
+        "prefect.resource.id": f"prefect.deployment.{ids[PLOOMES_INCREMENTAL]}"
+    }
+    # Two pipelines have an incremental deployment: each alert names its pipeline.
+    assert stale.name == "catalog-sync: notify when no incremental sync completed (anar360-sazito)"
+    assert ploomes_stale.name == "catalog-sync: notify when no incremental sync completed (ploomes-products)"
     assert circuit.trigger.expect == {CIRCUIT_OPENED_EVENT}  # type: ignore[union-attr]
     assert stale.trigger.posture == "Proactive"  # type: ignore[union-attr]
     assert stale.trigger.within == timedelta(minutes=30)  # type: ignore[union-attr]

@@ -36,6 +36,8 @@ def test_block_is_half_a_second_of_the_budget_within_the_limit() -> None:
     assert [block_size(per_min) for per_min in (600, 240, 6000, 60, 30)] == [5, 2, 50, 1, 1]
     assert block_size(600, limit=3) == 3  # never more than the limit holds
     assert block_size(600, limit=10) == 5
+    # At 120/min half a second is one slot: two are taken when the limit holds two, never more than it does.
+    assert (block_size(120, limit=2), block_size(60, limit=1), block_size(120, limit=None)) == (2, 1, 1)
     assert requests_limit_shape(600) == (10, 10.0)  # one second's worth, decaying at the rate
     assert requests_limit_shape(240) == (4, 4.0)
     assert requests_limit_shape(100) == (2, 1.6667)
