@@ -45,11 +45,13 @@ POLL_S = 0.02
 
 
 def rows(db_url: str) -> list[dict[str, Any]]:
-    engine = sa.create_engine(db_url)
-    with engine.connect() as conn:
-        found = [dict(r._mapping) for r in conn.execute(sa.text("SELECT * FROM ploomes_products"))]
-    engine.dispose()
-    return found
+    from sqlmodel import select
+
+    from sync_core.db import session_scope
+    from sync_core.pipelines.ploomes.tables import PloomesProduct
+
+    with session_scope(db_url) as session:
+        return [row.model_dump() for row in session.exec(select(PloomesProduct))]
 
 
 def oracle_ok(sandbox: str, db_url: str) -> str:
@@ -85,11 +87,14 @@ def env_for(sandbox: str, db_url: str, api: str, rate: float) -> dict[str, str]:
 
 
 def last_run(db_url: str) -> dict[str, Any]:
-    engine = sa.create_engine(db_url)
-    with engine.connect() as conn:
-        row = conn.execute(sa.text("SELECT * FROM sync_runs ORDER BY id DESC LIMIT 1")).one()._mapping
-    engine.dispose()
-    return dict(row)
+    from sqlmodel import col, select
+
+    from sync_core.db import session_scope
+    from sync_core.tables import SyncRun
+
+    with session_scope(db_url) as session:
+        row = session.exec(select(SyncRun).order_by(col(SyncRun.id).desc()).limit(1)).one()
+        return row.model_dump()
 
 
 @contextmanager
@@ -257,14 +262,15 @@ def wait_for(check: Any, timeout: float, what: str) -> None:
         time.sleep(POLL_S)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--products", type=int, default=12_000)
     parser.add_argument("--rate", type=float, default=2.0, help="PLOOMES_RATE_PER_S")
     parser.add_argument("--deliveries", type=int, default=20, help="webhooks sent one at a time")
-    parser.add_argument("--db", choices=("sqlite", "postgres"), default="postgres")
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="postgres", help="the state store")
+    parser.add_argument("--prefect-db", choices=("sqlite", "postgres"), default="postgres")
     parser.add_argument("--cases", default="batch,webhooks")
     parser.add_argument(
         "--pacing",
@@ -272,11 +278,11 @@ def main() -> None:
         help="batch runs: shared (the Prefect limit ploomes-requests, as with a server) and/or local (each "
         "process's own token bucket: USE_PREFECT_RATE_LIMITS=false)",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     cases = args.cases.split(",")
     work = Path(tempfile.mkdtemp(prefix="bench-ploomes-"))
     with ExitStack() as stack:
-        api = stack.enter_context(prefect_server("postgres"))
+        api = stack.enter_context(prefect_server(args.prefect_db))
         knobs = {"products": 1, "ploomes-products": args.products, "seed": 3}
         sandbox, _ = stack.enter_context(sandbox_process(knobs))
         if "batch" in cases:
@@ -297,7 +303,8 @@ def main() -> None:
                 raise SystemExit(f"bench: filling the table failed; see {work / 'fill.log'}")
             bench_webhooks(sandbox, db_url, api, args, work)
     print(f"(logs in {work})")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

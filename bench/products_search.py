@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import random
-import shutil
 import sys
 import tempfile
 import time
@@ -324,23 +323,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--database-url", help="an existing store; seeded only when its products table is empty"
     )
     parser.add_argument("--products", type=int, default=12_000, help="products to seed (default 12000)")
-    parser.add_argument("--workers", type=int, default=2, help="`serve --workers` (default 2)")
     parser.add_argument("--mix", choices=["varied", "uncached"], default="varied")
-    parser.add_argument("--connections", type=int, default=32, help="keep-alive connections (default 32)")
-    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds (default 10)")
-    parser.add_argument(
-        "--warmup", type=float, default=2.0, help="seconds of the same load before (default 2)"
-    )
-    parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
-    parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
+    search_loadgen.add_load_options(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    loadgen = args.loadgen if args.loadgen != "auto" else ("wrk" if shutil.which("wrk") else "python")
-    if loadgen == "wrk" and not shutil.which("wrk"):
-        raise SystemExit("bench: wrk is not installed (apt-get install wrk), use --loadgen python")
+    loadgen = search_loadgen.chosen_loadgen(args)
     with tempfile.TemporaryDirectory(prefix="products-bench-") as tmp:
         workdir = Path(tmp)
         with _store(args, workdir) as (url, db):

@@ -22,7 +22,6 @@ import importlib.util
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -261,25 +260,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     where.add_argument("--database-url", help="an existing store; seeded only when its events table is empty")
     parser.add_argument("--events", type=int, default=10_000, help="events to seed (default 10000)")
-    parser.add_argument("--workers", type=int, default=2, help="`serve --workers` (default 2)")
     parser.add_argument("--mix", choices=["varied", "hot", "uncached"], default="varied")
-    parser.add_argument(
-        "--connections", type=int, default=32, help="concurrent keep-alive connections (default 32)"
-    )
-    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds (default 10)")
-    parser.add_argument(
-        "--warmup", type=float, default=2.0, help="seconds of the same load before (default 2)"
-    )
-    parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
-    parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
+    search_loadgen.add_load_options(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    loadgen = args.loadgen if args.loadgen != "auto" else ("wrk" if shutil.which("wrk") else "python")
-    if loadgen == "wrk" and not shutil.which("wrk"):
-        raise SystemExit("bench: wrk is not installed (apt-get install wrk), use --loadgen python")
+    loadgen = search_loadgen.chosen_loadgen(args)
     paths = request_paths(args.mix, count=50_000 if args.mix == "uncached" else 5_000)
     with tempfile.TemporaryDirectory(prefix="search-bench-") as tmp:
         workdir = Path(tmp)

@@ -7,8 +7,10 @@ connection as an error.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+import shutil
 import subprocess
 import time
 from collections.abc import Sequence
@@ -181,3 +183,25 @@ def _content_length(head: bytes) -> int:
         if name.strip().lower() == b"content-length":
             return int(value)
     raise ValueError("answer without Content-Length")
+
+
+def add_load_options(parser: argparse.ArgumentParser, *, workers: int = 2) -> None:
+    """The options every read-API load bench takes: service workers, connections, time, load generator."""
+    parser.add_argument("--workers", type=int, default=workers, help=f"`serve --workers` (default {workers})")
+    parser.add_argument(
+        "--connections", type=int, default=32, help="concurrent keep-alive connections (default 32)"
+    )
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds (default 10)")
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="seconds of the same load before (default 2)"
+    )
+    parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
+
+
+def chosen_loadgen(args: argparse.Namespace) -> str:
+    """wrk when asked or (auto) installed, else the Python generator; SystemExit when wrk is asked, missing."""
+    loadgen: str = args.loadgen if args.loadgen != "auto" else ("wrk" if shutil.which("wrk") else "python")
+    if loadgen == "wrk" and not shutil.which("wrk"):
+        raise SystemExit("bench: wrk is not installed (apt-get install wrk), use --loadgen python")
+    return loadgen

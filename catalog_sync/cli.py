@@ -75,17 +75,17 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"catalog-sync: warning: {exc}", file=sys.stderr)
     workers = f", {args.workers} workers" if args.workers > 1 else ""
     print(f"catalog-sync service on http://{args.host}:{args.port} (API docs at /docs{workers})", flush=True)
-    stop, loops = start_serve_loops(settings) if not args.no_loops else (None, [])
-    if loops:
-        print(f"running the loops of {', '.join(loops)} (webhook inboxes → runs)", flush=True)
+    loops = start_serve_loops(settings) if not args.no_loops else None
+    if loops is not None and loops.names:
+        print(f"running the loops of {', '.join(loops.names)} (webhook inboxes → runs)", flush=True)
     try:
         if args.workers > 1:
             serve_workers(sockets)
         else:
             serve(create_app(), sockets[0])
     finally:
-        if stop is not None:
-            stop.set()
+        if loops is not None:
+            loops.stop()
     return EXIT_OK
 
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 import asyncio
 import time
 from bisect import bisect_left, bisect_right
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
+from catalog_sync.service.answer_cache import AnswerCache
 from sync_core.db import get_engine
 from sync_core.settings import Settings
 from sync_core.tables import Event
@@ -140,33 +140,6 @@ def _normal(key: str) -> str:
     return time_key(datetime.fromisoformat(key).replace(tzinfo=UTC))
 
 
-@dataclass
-class AnswerCache:
-    """Answers by window, least recently used dropped first beyond ``max_bytes``."""
-
-    max_bytes: int = CACHE_BYTES
-    _entries: OrderedDict[Window, bytes] = field(default_factory=OrderedDict)
-    _bytes: int = 0
-
-    def get(self, key: Window) -> bytes | None:
-        body = self._entries.get(key)
-        if body is not None:
-            self._entries.move_to_end(key)
-        return body
-
-    def put(self, key: Window, body: bytes) -> None:
-        if len(body) > self.max_bytes // 8 or key in self._entries:
-            return
-        self._entries[key] = body
-        self._bytes += len(body)
-        while self._bytes > self.max_bytes:
-            self._bytes -= len(self._entries.popitem(last=False)[1])
-
-    def clear(self) -> None:
-        self._entries.clear()
-        self._bytes = 0
-
-
 class EventIndex:
     """Per process: settings and engine read once (first request), the events copy kept fresh as above."""
 
@@ -176,7 +149,7 @@ class EventIndex:
         self._check_s = check_s
         self._snapshot: Snapshot | None = None
         self._checked_at = -float("inf")
-        self._cache = AnswerCache()
+        self._cache: AnswerCache[Window] = AnswerCache(max_bytes=CACHE_BYTES)
         self._lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     async def body(self, window: Window) -> bytes:

@@ -20,3 +20,16 @@ def test_demo_prints_both_summaries_and_a_correct_store(
     out = capsys.readouterr().out
     assert "== full sync ==" in out and "== incremental sync after 4 variants changed ==" in out
     assert ", 0 wrong" in out and "0 of them no-ops" in out
+
+
+def test_the_ploomes_demo_runs_each_strategy_and_ends_equal_to_the_oracle(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    argv = ["demo", "--pipeline", "ploomes", "--products", "400", "--change", "5", "--database-url", url]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "== first run (auto: no successful sync yet, so batch) ==" in out
+    assert "== second run after 5 products changed (auto: incremental) ==" in out
+    assert "== batch: 2 deleted products marked inactive ==" in out
+    assert "table check: 400 rows as the oracle says, 0 wrong, 0 missing" in out

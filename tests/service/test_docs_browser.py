@@ -25,7 +25,18 @@ from tests.service.seed import free_port
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 REQUIRE_BROWSER = os.environ.get("CATALOG_SYNC_REQUIRE_BROWSER") == "1" or os.environ.get("CI") == "true"
-OPERATIONS = ["/search", "/health", "/runs", "/failures", "/metrics"]
+OPERATIONS = [
+    "/search",
+    "/health",
+    "/runs",
+    "/failures",
+    "/metrics",
+    "/pipelines/{name}/runs",
+    "/products/search",
+    "/products/categories",
+    "/products/{ploomes_id}",
+    "/webhooks/ploomes",
+]
 RENDER_TIMEOUT_S = 60
 
 

@@ -17,7 +17,7 @@ from prefect.testing.utilities import prefect_test_harness
 from prefect.utilities.callables import parameter_schema_from_entrypoint
 from pydantic import SecretStr
 
-from catalog_sync.service import create_app, triggers
+from catalog_sync.service import create_app, trigger_plan, triggers
 from catalog_sync.service.triggers import StartedRun
 from sync_core.engine.registry import register, unregister
 from sync_core.engine.spec import Pipeline
@@ -254,7 +254,7 @@ def test_a_flow_that_takes_a_strategy_gets_it(
     """A strategy without a deployment of its own runs on the default one's when its flow takes ``strategy``
     (here sync-pipeline, read from its entrypoint), and is refused when it does not."""
     monkeypatch.setattr(
-        triggers, "_entrypoints", lambda: {"rows-full": "flows/pipeline_run.py:sync_pipeline"}
+        trigger_plan, "_entrypoints", lambda: {"rows-full": "flows/pipeline_run.py:sync_pipeline"}
     )
     registered.append(register(_declared(deployments={"full": "sync-pipeline/rows-full"})))
     accepted(post(store, "/pipelines/rows/runs", {"strategy": "by-key"}), "sync-pipeline/rows-full")
@@ -281,14 +281,14 @@ def test_a_pipeline_without_deployments_answers_409(
 
 
 def test_the_flow_parameters_come_from_prefect_yaml() -> None:
-    assert triggers.flow_parameters("sync-products/anar360-sazito-full") == {
+    assert trigger_plan.flow_parameters("sync-products/anar360-sazito-full") == {
         "scope",
         "since_ms",
         "dry_run",
         "connections",
     }
-    assert triggers.flow_parameters("sync-events/fever-hourly") == {"url", "connections"}
-    assert triggers.flow_parameters("sync-nothing/not-in-prefect-yaml") == frozenset()
+    assert trigger_plan.flow_parameters("sync-events/fever-hourly") == {"url", "connections"}
+    assert trigger_plan.flow_parameters("sync-nothing/not-in-prefect-yaml") == frozenset()
 
 
 # ---- the Prefect server ---------------------------------------------------------------------------------------

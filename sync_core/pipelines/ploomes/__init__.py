@@ -55,6 +55,7 @@ PIPELINE = Pipeline(
     sync_options=sync_options,
     flow_params=flow_params,
     commands=add_commands,
+    demo="flows.demo_ploomes:run_demo",
     preflight=preflight,
     service="sync_core.pipelines.ploomes.service:install",
     serve_loop="sync_core.pipelines.ploomes.drain:drain_forever",

@@ -23,7 +23,9 @@ from sync_core.tables import utcnow
 
 ACTIONS = ("Create", "Update", "Delete")
 SOURCE = "ploomes"
-CLAIM_TTL_S = 3600.0  # longer than a run can wait for the lease and then run
+# A claim this old is taken again: its drain died, or its run waits long for the lease. Applying a delivery
+# twice is harmless (a real-time run reads the product again and writes only what changed); late is not.
+CLAIM_TTL_S = 900.0
 INBOX: sa.Table = PloomesWebhookDelivery.__table__  # type: ignore[attr-defined]
 COUNTS: sa.Table = WebhookCount.__table__  # type: ignore[attr-defined]
 

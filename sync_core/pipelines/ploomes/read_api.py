@@ -1,5 +1,5 @@
 """`/products/...`: the Ploomes products the store holds, from an in-memory copy per process
-(``product_index``: at most about a second behind the last sync; ``product_snapshot``: the copy).
+(``read_index``: at most about a second behind the last sync; ``read_snapshot``: the copy).
 
 Parameters are read here rather than by FastAPI (cheaper on this hot path; declared apart for the docs), as
 `/search` reads its own: an empty value is the same as none, a parameter given twice is refused, and an

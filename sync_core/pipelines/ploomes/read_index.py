@@ -1,4 +1,4 @@
-"""The products behind `/products/...` in each process: a copy of ``ploomes_products`` (``product_snapshot``),
+"""The products behind `/products/...` in each process: a copy of ``ploomes_products`` (``read_snapshot``),
 refreshed when it changes, and the answers it gave, kept in a small LRU cache keyed by the normalised
 parameters (an answer is a join of byte strings); the cache's hits, misses and reloads are counted for
 `/metrics` (``read_cache_counters``).
@@ -17,13 +17,12 @@ import asyncio
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
+from catalog_sync.service.answer_cache import AnswerCache
 from catalog_sync.service.errors import one_line
 from catalog_sync.service.read_cache_counters import ReadCacheCounters, read_cache_counters
 from sync_core.db import get_engine
@@ -37,37 +36,6 @@ CACHE_BYTES = 32 * 1024 * 1024  # a page of 200 products is ~150 kB
 API = "products"  # the label of this cache in /metrics
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class AnswerCache:
-    """Answers by query, least recently used dropped first beyond ``max_entries`` or ``max_bytes``."""
-
-    max_entries: int = CACHE_ENTRIES
-    max_bytes: int = CACHE_BYTES
-    _entries: OrderedDict[Query, bytes] = field(default_factory=OrderedDict)
-    _bytes: int = 0
-
-    def get(self, key: Query) -> bytes | None:
-        body = self._entries.get(key)
-        if body is not None:
-            self._entries.move_to_end(key)
-        return body
-
-    def put(self, key: Query, body: bytes) -> None:
-        if len(body) > self.max_bytes // 8 or key in self._entries:
-            return
-        self._entries[key] = body
-        self._bytes += len(body)
-        while self._bytes > self.max_bytes or len(self._entries) > self.max_entries:
-            self._bytes -= len(self._entries.popitem(last=False)[1])
-
-    def clear(self) -> None:
-        self._entries.clear()
-        self._bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 class ProductIndex:
@@ -90,7 +58,7 @@ class ProductIndex:
         self._pending: Snapshot | None = None  # read in the background, used by the next request
         self._reading = False
         self._checked_at = -float("inf")
-        self.cache = AnswerCache()
+        self.cache: AnswerCache[Query] = AnswerCache(max_bytes=CACHE_BYTES, max_entries=CACHE_ENTRIES)
         self.counters = counters or read_cache_counters(API)
         self._lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 

@@ -1,4 +1,4 @@
-"""One process's copy of ``ploomes_products`` behind `/products/...` (``product_index`` keeps it fresh): every
+"""One process's copy of ``ploomes_products`` behind `/products/...` (``read_index`` keeps it fresh): every
 product serialised once, its text folded, and the searches and filters answered from them.
 
 When the table is read, each product is serialised once (orjson) and its name, code and description are folded
