@@ -25,9 +25,9 @@ def test_demo_prints_both_summaries_and_a_correct_store(
 def test_the_ploomes_demo_runs_each_strategy_and_ends_equal_to_the_oracle(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'demo.db'}"
-    argv = ["demo", "--pipeline", "ploomes", "--products", "400", "--change", "5", "--database-url", url]
-    assert main(argv) == 0
+    from flows.demo_ploomes import run_demo  # what `demo --pipeline ploomes` calls (the command line: above)
+
+    assert run_demo(products=400, change=5, database_url=f"sqlite:///{tmp_path / 'demo.db'}") == 0
     out = capsys.readouterr().out
     assert "== first run (auto: no successful sync yet, so batch) ==" in out
     assert "== second run after 5 products changed (auto: incremental) ==" in out

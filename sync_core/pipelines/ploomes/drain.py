@@ -94,12 +94,14 @@ def drain_once(url: str, runner: Runner = run_flow, *, coalesce_s: float = COALE
 def drain_forever(
     stop: threading.Event, *, settings: Settings | None = None, runner: Runner = run_flow
 ) -> None:
-    """Drain until ``stop`` is set, pausing longer after each failure (up to a minute)."""
+    """Drain until ``stop`` is set, pausing longer after each failure (up to a minute). The settings are read
+    once (as `serve` reads its own): a changed DATABASE_URL takes a restart."""
     failures = 0
     pruned_at = 0.0
     while not stop.is_set():
         try:
-            url = (settings or load_settings()).database_url
+            settings = settings or load_settings()
+            url = settings.database_url
             outcome = drain_once(url, runner)
             if time.monotonic() - pruned_at > 3600:
                 inbox.prune(url, older_than=APPLIED_KEPT)
