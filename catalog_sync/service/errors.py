@@ -9,7 +9,7 @@ connection details or driver messages: those go to the service's log.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Literal
 
 import orjson
@@ -171,3 +171,25 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PersistenceError, _store_error)
     app.add_exception_handler(SQLAlchemyError, _store_error)
     app.add_exception_handler(Exception, _unexpected_error)
+
+
+async def store_answer(
+    what: str, pending: Awaitable[bytes | None], *, store: str, missing: str = ""
+) -> Response:
+    """The JSON answer a read API's copy of the ``store`` gives (``what``: the request, for the log); 404
+    ``missing`` when it has none; 500 in the envelope when the store cannot answer (as `/search`'s contract
+    says), the cause logged, never answered."""
+    try:
+        body = await pending
+    except ConfigError as exc:  # its message may quote the database URL: for the log only
+        log.error("%s: invalid settings: %s", what, exc)
+        return error_response(500, "internal_error", SETTINGS_INVALID)
+    except (SQLAlchemyError, PersistenceError) as exc:
+        log.warning("%s: the %s did not answer: %s", what, store, one_line(exc))
+        return error_response(500, "internal_error", f"the {store} is unavailable; try again shortly")
+    except Exception:
+        log.exception("%s failed", what)
+        return error_response(500, "internal_error", UNEXPECTED)
+    if body is None:
+        return error_response(404, "not_found", missing)
+    return Response(body, media_type="application/json")

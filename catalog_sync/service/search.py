@@ -9,7 +9,6 @@ end it could mean that midnight or that whole day.
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -17,15 +16,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import SQLAlchemyError
 
 from catalog_sync.service.auth import READ_SECURITY
 from catalog_sync.service.deps import check_read
-from catalog_sync.service.errors import SETTINGS_INVALID, UNEXPECTED, ErrorResponse, error_response, one_line
+from catalog_sync.service.errors import ErrorResponse, error_response, store_answer
 from catalog_sync.service.search_index import EventIndex, Window
-from sync_core.errors import ConfigError, PersistenceError
 
-log = logging.getLogger(__name__)
 router = APIRouter(tags=["search"])
 
 MAX_PARAMETER_LENGTH = 64
@@ -157,15 +153,4 @@ async def search(request: Request) -> Response:
     except BadParameter as exc:
         return error_response(400, exc.code, str(exc))
     events: EventIndex = request.app.state.search
-    try:
-        body = await events.body(window)
-    except ConfigError as exc:  # its message may quote the database URL: for the log only
-        log.error("/search: invalid settings: %s", exc)
-        return error_response(500, "internal_error", SETTINGS_INVALID)
-    except (SQLAlchemyError, PersistenceError) as exc:
-        log.warning("/search: the event store did not answer: %s", one_line(exc))
-        return error_response(500, "internal_error", "the event store is unavailable; try again shortly")
-    except Exception:
-        log.exception("/search failed")
-        return error_response(500, "internal_error", UNEXPECTED)
-    return Response(body, media_type="application/json")
+    return await store_answer("/search", events.body(window), store="event store")

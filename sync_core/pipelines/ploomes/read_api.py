@@ -9,7 +9,6 @@ between words (``locacao`` finds "Locação", ``MANUTENÇÃO`` finds "manutencao
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Awaitable
 from typing import Any, Literal
@@ -17,24 +16,19 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import QueryParams
 
 from catalog_sync.service.errors import (
     MAX_ECHO,
-    SETTINGS_INVALID,
-    UNEXPECTED,
     ErrorResponse,
     error_response,
-    one_line,
+    store_answer,
 )
 from catalog_sync.service.folding import fold
 from catalog_sync.service.search import BadParameter
-from sync_core.errors import ConfigError, PersistenceError
 from sync_core.pipelines.ploomes.read_index import ProductIndex
 from sync_core.pipelines.ploomes.read_snapshot import TYPES, Query
 
-log = logging.getLogger(__name__)
 router = APIRouter(tags=["products"])
 
 MAX_TEXT = 200  # characters of q or category
@@ -235,20 +229,8 @@ def parse_query(params: QueryParams) -> Query:
 async def _answer(what: str, pending: Awaitable[bytes | None]) -> Response:
     """The JSON answer, 404 when there is none, or 500 in the envelope when the store cannot answer (as
     `/search` answers its store errors)."""
-    try:
-        body = await pending
-    except ConfigError as exc:  # its message may quote the database URL: for the log only
-        log.error("%s: invalid settings: %s", what, exc)
-        return error_response(500, "internal_error", SETTINGS_INVALID)
-    except (SQLAlchemyError, PersistenceError) as exc:
-        log.warning("%s: the product store did not answer: %s", what, one_line(exc))
-        return error_response(500, "internal_error", "the product store is unavailable; try again shortly")
-    except Exception:
-        log.exception("%s failed", what)
-        return error_response(500, "internal_error", UNEXPECTED)
-    if body is None:
-        return error_response(404, "not_found", f"no product {what.rsplit('/', 1)[1][:MAX_ECHO]}")
-    return Response(body, media_type="application/json")
+    missing = f"no product {what.rsplit('/', 1)[1][:MAX_ECHO]}"
+    return await store_answer(what, pending, store="product store", missing=missing)
 
 
 @router.get(
