@@ -132,6 +132,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from catalog_sync.service.server import listen
     from sync_core.sandbox.server import banner, config_from_arguments, serve
+    from sync_core.sandbox.state import SandboxState
 
     try:
         config = config_from_arguments(args)
@@ -139,18 +140,22 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         raise ConfigError(f"sandbox: {exc}") from None
     sock = listen(args.host, args.port)  # first: a taken port is a one-line error, not a banner then a crash
     base = f"http://{args.host}:{sock.getsockname()[1]}"
-    print(banner(base, config), flush=True)
-    serve(config, sock)
+    state = SandboxState(config)
+    print(banner(base, config, state), flush=True)
+    serve(config, sock, state)
     return EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     import importlib
+    import inspect
 
     from catalog_sync.console import prepare_flow_run
     from catalog_sync.demo import run_demo
     from sync_core.engine.registry import pipeline
 
+    if args.pipeline is None and args.serve:
+        raise ConfigError("--serve needs --pipeline stores (the demo with a dashboard)")
     prepare_flow_run(read_settings().log_file)
     if args.pipeline is None:
         return run_demo(
@@ -161,7 +166,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise ConfigError(f"{spec.command or spec.name} has no demo (demos: {', '.join(_demos())})")
     module, _, function = spec.demo.partition(":")
     demo = getattr(importlib.import_module(module), function)
-    return int(demo(products=args.products, change=args.change, database_url=args.database_url))
+    options: dict[str, object] = {
+        "products": args.products,
+        "change": args.change,
+        "database_url": args.database_url,
+    }
+    if args.serve:
+        if "serve" not in inspect.signature(demo).parameters:
+            raise ConfigError(f"the {spec.command or spec.name} demo has no dashboard to serve (--serve)")
+        options["serve"] = True
+    return int(demo(**options))
 
 
 def _demos() -> list[str]:
@@ -232,6 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--pipeline",
         metavar="NAME",
         help=f"the demo of another pipeline ({', '.join(_demos())}); --products is then its item count",
+    )
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="then keep the sandbox up and serve the pipeline's dashboard until Ctrl-C (--pipeline stores)",
     )
     demo.set_defaults(handler=cmd_demo)
 

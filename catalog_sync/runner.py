@@ -41,6 +41,8 @@ def preflight(
     from sync_core.engine.connections import pipeline_connections
 
     loaded = read_settings(**(overrides or {}))
+    if spec.connection_of is not None:  # its connections are rows of its own tables
+        upgrade(loaded.database_url)
     connections = pipeline_connections(loaded, spec, choices, roles)
     upgrade(loaded.database_url)
     connectors = {role: spec.connectors[role](loaded, conn) for role, conn in connections.items()}

@@ -44,6 +44,7 @@ from deployments.spec import (
     wanted_view,
 )
 from sync_core.errors import ConfigError
+from sync_core.notify import webhook_block
 from sync_core.settings import Settings
 
 
@@ -133,13 +134,7 @@ async def ensure_notification_block(settings: Settings) -> tuple[UUID | None, li
         return block._block_document_id, [Change("unchanged", "block", settings.notify_block)]
     if not settings.notify_webhook_url:
         return None, []
-    wanted = CustomWebhookNotificationBlock(
-        name="catalog-sync",
-        url=settings.notify_webhook_url,
-        json_data={"subject": "{{subject}}", "body": "{{body}}"},
-        headers=None,
-        cookies=None,
-    )
+    wanted = webhook_block(settings.notify_webhook_url)
     label = f"custom-webhook/{NOTIFICATION_BLOCK_NAME}"
     try:
         current = await CustomWebhookNotificationBlock.aload(NOTIFICATION_BLOCK_NAME)

@@ -26,13 +26,12 @@ from prefect.automations import (
 from sync_core.engine.registry import pipelines
 from sync_core.engine.spec import Pipeline
 from sync_core.errors import ConfigError
+from sync_core.notify import NOTIFICATION_BLOCK_NAME as NOTIFICATION_BLOCK_NAME
 from sync_core.settings import Settings, load_settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 WORK_POOL = "catalog-sync"
 AUTOMATION_PREFIX = "catalog-sync: "
-NOTIFICATION_BLOCK_NAME = "catalog-sync-alerts"
-
 # Purposes of a pipeline's `deployments` (<flow name>/<deployment name> of prefect.yaml) the automations use:
 # the replay after a failed run, and the one whose runs must keep completing.
 RETRY, INCREMENTAL = "retry", "incremental"

@@ -137,6 +137,7 @@ class PipelineRun:
                 error=error,
                 requests=requests,
                 cursor=self._cursor if moves else None,
+                summary=self.extra,
             )
         except Exception:
             if exc is None:

@@ -47,6 +47,8 @@ class SyncRun(SQLModel, table=True):
     # While it runs: how far it is (pages, items, ETA) and what its job adds (sync_core.engine.progress),
     # for `catalog-sync monitor` in another process.
     progress: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
+    # What its job added to its summary when it ended (e.g. created, updated, removed), for the run's page.
+    summary: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
 
 
 class SyncCursor(SQLModel, table=True):

@@ -34,6 +34,7 @@ ErrorCode = Literal[
     "invalid_request",
     "unauthorized",
     "not_deployed",
+    "conflict",
 ]
 STORE_UNAVAILABLE = "the state store is unavailable"
 SETTINGS_INVALID = "the service's settings are invalid; its log says which"
@@ -52,7 +53,8 @@ class ErrorOut(BaseModel):
         description="invalid_parameter / invalid_range: 400; not_found: 404; method_not_allowed: 405; "
         "unavailable: 503, the state store cannot answer or the settings are invalid; internal_error: 500; "
         "invalid_request: any other refused request; unauthorized: 401, a missing or wrong token or key; "
-        "not_deployed: 409, the Prefect server lacks the pipeline's deployment",
+        "not_deployed: 409, the Prefect server lacks the pipeline's deployment; conflict: 409, the name is taken "
+        "or the item's state refuses it",
         examples=["invalid_parameter"],
     )
     message: str = Field(

@@ -69,6 +69,33 @@ class ConnectorSettings(BaseSettings):
         description="Ploomes calls a second (nothing is published; clients space calls 0.5 s)",
     )
 
+    shopify_api_version: str = Field(
+        "2026-10",
+        pattern=r"^\d{4}-\d{2}$",
+        description="Shopify Admin GraphQL API version of store integrations (YYYY-MM)",
+    )
+    shopify_location_id: str | None = Field(
+        None,
+        description="Shopify location stock writes go to (gid://shopify/Location/N); reads sum every active one",
+    )
+    shopify_rate_limit_per_min: int = Field(
+        6000,
+        ge=1,
+        le=100_000,
+        description="Shopify calls a minute per store: a cap only, as Shopify limits by query cost (each answer's "
+        "extensions.cost paces the reads)",
+    )
+    woo_rate_per_s: float = Field(
+        2.0, gt=0, le=1000, description="WooCommerce calls a second per store (hosts and WAFs limit them)"
+    )
+    woo_full_read_minutes: float = Field(
+        60,
+        gt=0,
+        le=100_000,
+        description="A WooCommerce store's stock is read in full at least this often (orders do not move "
+        "date_modified, so an incremental read misses sales)",
+    )
+
     sazito_page_size: int = Field(100, ge=1, le=100, description="Sazito catalogue page size asked for")
 
     feed_deadline_s: float = Field(

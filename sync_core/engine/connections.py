@@ -108,10 +108,10 @@ def connection(
             f"connection {name!r} is a {entry.provider} connection; this role needs {connector.provider}"
         )
     secret: SecretStr | None = None
-    if connector.secret_setting:
+    if connector.secret_setting or entry.secret_env:  # a provider without a default credential names its own
         if not entry.secret_env:
             raise ConfigError(f"connection {name!r} needs secret_env: the variable that holds its credential")
-        value = (_environment() if environ is None else environ).get(entry.secret_env, "").strip()
+        value = (environment() if environ is None else environ).get(entry.secret_env, "").strip()
         if not value:
             raise ConfigError(f"connection {name!r}: environment variable {entry.secret_env} is not set")
         secret = SecretStr(value)
@@ -121,11 +121,11 @@ def connection(
         base_url=entry.base_url.rstrip("/"),
         secret=secret,
         rate_limit_per_min=entry.rate_limit_per_min or settings.rate_limit_per_min,
-        secret_name=entry.secret_env if connector.secret_setting else None,
+        secret_name=entry.secret_env if secret is not None else None,
     )
 
 
-def _environment() -> dict[str, str]:
+def environment() -> dict[str, str]:
     """The process environment over ``.env`` (where settings are read too)."""
     found = {k: v for k, v in dotenv_values(".env").items() if v is not None}
     return found | dict(os.environ)
@@ -184,6 +184,9 @@ def pipeline_connections(
             f"{spec.command or spec.name} has no role {unknown[0]!r} (its roles: {', '.join(spec.connectors)})"
         )
     wanted = {role: spec.connectors[role] for role in (spec.connectors if roles is None else roles)}
+    own = _own_connections(settings, spec, {role: chosen[role] for role in wanted if role in chosen})
+    chosen = {role: name for role, name in chosen.items() if role not in own}
+    wanted = {role: cls for role, cls in wanted.items() if role not in own}
     for role, cls in wanted.items():
         if role not in chosen and not cls.base_setting:
             raise ConfigError(
@@ -193,7 +196,18 @@ def pipeline_connections(
     # Every setting the default connections miss, in one line.
     defaults = [cls for role, cls in wanted.items() if chosen.get(role, cls.provider) == cls.provider]
     settings.require(*(name for cls in defaults for name in cls.needs))
-    return {role: connection(settings, cls, chosen.get(role)) for role, cls in wanted.items()}
+    return own | {role: connection(settings, cls, chosen.get(role)) for role, cls in wanted.items()}
+
+
+def _own_connections(settings: Settings, spec: Pipeline, chosen: Mapping[str, str]) -> dict[str, Connection]:
+    """The chosen connections the pipeline keeps itself (``Pipeline.connection_of``), by role."""
+    if spec.connection_of is None or not chosen:
+        return {}
+    from sync_core.engine.registry import imported
+
+    resolve = imported(spec.connection_of)
+    found = {role: resolve(settings, role, name) for role, name in chosen.items()}
+    return {role: conn for role, conn in found.items() if conn is not None}
 
 
 def parse_choice(text: str) -> tuple[str, str]:

@@ -9,6 +9,7 @@ run (CLI, deployment, automation) goes through here, so two runs of one pipeline
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -18,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
@@ -165,11 +167,15 @@ def close_leased_run(
     error: str | None,
     requests: int = 0,
     cursor: tuple[str, str] | None = None,
+    summary: dict[str, Any] | None = None,
 ) -> SyncRun:
-    """End a run in one transaction: its status, request count, the cursor (key, value) when given, and
-    the lease given back. Returns the closed row."""
+    """End a run in one transaction: its status, request count, what its job added to its summary, the
+    cursor (key, value) when given, and the lease given back. Returns the closed row."""
     with session_scope(url) as session:
         row = end_run(session, run_id=run.run_id, status=status, error=error, requests=requests)
+        if summary:
+            row.summary = json.loads(json.dumps(summary, default=str))  # JSON-safe: Decimals, datetimes
+            session.add(row)
         if cursor is not None:
             key, value = cursor
             move_cursor(session, pipeline=run.lease, key=key, value=value)

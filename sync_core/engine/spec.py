@@ -72,6 +72,10 @@ class Pipeline:
     # configured).
     service: str | None = None
     serve_loop: str | None = None
+    # Connections the pipeline keeps itself (e.g. store integrations added by operators): "module:function"
+    # given the settings, a role and a name, returning the Connection (or None when it has no such one, so
+    # CONNECTIONS is asked); ConfigError with a one-line reason for one it cannot use.
+    connection_of: str | None = None
 
     @property
     def default_strategy(self) -> str:

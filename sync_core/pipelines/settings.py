@@ -45,7 +45,7 @@ class PipelineSettings(BaseSettings):
         6,
         gt=0,
         le=8760,
-        description="sync ploomes --strategy auto reads incrementally when the last successful sync is younger "
+        description="`auto` syncs (sync ploomes, store syncs) read incrementally when the last successful (full) sync is younger "
         "than this, else in full (batch)",
     )
     ploomes_overlap_s: float = Field(
@@ -55,6 +55,18 @@ class PipelineSettings(BaseSettings):
         "",
         description="TOML file of the Ploomes classification rules (code prefix, group or family → type and "
         "category); empty: the built-in rules (CIA_LOC_ → rental, CIA_ → service)",
+    )
+    stores_concurrency: int = Field(
+        3, ge=1, le=64, description="sync-all-stores syncs at most this many store integrations at once"
+    )
+    low_stock_threshold: int = Field(
+        5,
+        ge=0,
+        le=1_000_000,
+        description="Stock at or under this opens a low-stock alert (an integration's threshold overrides it)",
+    )
+    stores_overlap_s: float = Field(
+        300, ge=0, le=86_400, description="An incremental store read starts this long before its watermark"
     )
     event_sync_schedule: str = Field(
         "0 * * * *", description="Cron of the sync-events/fever-hourly deployment (applied by `deploy`)"

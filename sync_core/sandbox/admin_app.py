@@ -15,8 +15,10 @@ from starlette.routing import Route
 
 from sync_core.sandbox.ingram_admin import ingram_admin_routes
 from sync_core.sandbox.ploomes_admin import ploomes_admin_routes
+from sync_core.sandbox.shopify_admin import shopify_admin_routes
 from sync_core.sandbox.state import SandboxState
 from sync_core.sandbox.verify import expected_writes, verify_store
+from sync_core.sandbox.woo_admin import woo_admin_routes
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
@@ -85,5 +87,7 @@ def build_admin_app(state: SandboxState) -> Starlette:
             Route("/verify", verify, methods=["GET"]),
             *ingram_admin_routes(state),
             *ploomes_admin_routes(state),
+            *woo_admin_routes(state.woo),
+            *shopify_admin_routes(state.shopify),
         ]
     )

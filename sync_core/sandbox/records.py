@@ -104,10 +104,23 @@ class SandboxConfig:
     ploomes_change_while_paging: int = knob(
         0, "Ploomes products changed (LastUpdateDate = now) as each products page is served"
     )
+    woo_variants: int = knob(60, "WooCommerce store variants (simple products and variations)")
+    shopify_variants: int = knob(60, "Shopify store variants")
+    shopify_bucket_max: int = knob(2000, "Shopify cost bucket size (throttleStatus.maximumAvailable)")
+    shopify_restore_rate: int = knob(
+        100, "Shopify cost points restored a second (throttleStatus.restoreRate)"
+    )
 
     def __post_init__(self) -> None:
         if self.envelope not in ENVELOPES:
             raise ValueError(f"envelope must be one of {ENVELOPES}, not {self.envelope!r}")
+        if (
+            min(self.woo_variants, self.shopify_variants) < 0
+            or min(self.shopify_bucket_max, self.shopify_restore_rate) < 1
+        ):
+            raise ValueError(
+                "woo_variants and shopify_variants must be >= 0, the Shopify bucket and rate >= 1"
+            )
         if self.products < 0 or self.variants < 1:
             raise ValueError("products must be >= 0 and variants >= 1")
         for name in (

@@ -24,8 +24,10 @@ from sync_core.sandbox.fever_app import build_fever_app
 from sync_core.sandbox.ingram_app import COUNTRY_CODE, build_ingram_app
 from sync_core.sandbox.ploomes_app import build_ploomes_app
 from sync_core.sandbox.sazito_app import build_sazito_app
+from sync_core.sandbox.shopify_app import build_shopify_app
 from sync_core.sandbox.state import SandboxState
 from sync_core.sandbox.verify import VerifyReport, verify_store
+from sync_core.sandbox.woo_app import build_woo_app
 
 ANAR360_PREFIX = "/anar360/api/360"
 SAZITO_PREFIX = "/sazito/api/v1"
@@ -33,6 +35,8 @@ FEVER_PREFIX = "/fever"
 FEVER_FEED_PATH = FEVER_PREFIX + "/api/events"
 INGRAM_PREFIX = "/ingram"
 PLOOMES_PREFIX = "/ploomes"
+SHOPIFY_PREFIX = "/shopify"  # a Shopify store's URL (its Admin GraphQL API is under /admin/api/<version>)
+WOO_PREFIX = "/woocommerce"  # a WooCommerce store's URL (its REST API is under /wp-json/wc/v3)
 ADMIN_PREFIX = "/_sandbox"
 SANDBOX_HELP = "serve the Anar360, Sazito, Fever, Ingram Micro and Ploomes CRM simulators"  # `catalog-sync sandbox --help`
 STARTUP_TIMEOUT_S = 10.0
@@ -40,7 +44,7 @@ STARTUP_TIMEOUT_S = 10.0
 
 def build_app(state: SandboxState) -> Starlette:
     """Anar360 at /anar360/api/360, Sazito at /sazito/api/v1, Fever at /fever, Ingram Micro at /ingram,
-    Ploomes CRM at /ploomes, control API at /_sandbox."""
+    Ploomes CRM at /ploomes, a WooCommerce store at /woocommerce, a Shopify store at /shopify, control API at /_sandbox."""
     return Starlette(
         routes=[
             Mount(ANAR360_PREFIX, app=build_anar360_app(state)),
@@ -48,6 +52,8 @@ def build_app(state: SandboxState) -> Starlette:
             Mount(FEVER_PREFIX, app=build_fever_app(state)),
             Mount(INGRAM_PREFIX, app=build_ingram_app(state)),
             Mount(PLOOMES_PREFIX, app=build_ploomes_app(state)),
+            Mount(WOO_PREFIX, app=build_woo_app(state.woo)),
+            Mount(SHOPIFY_PREFIX, app=build_shopify_app(state.shopify)),
             Mount(ADMIN_PREFIX, app=build_admin_app(state)),
         ]
     )
@@ -73,7 +79,17 @@ def sandbox_settings(url: str, config: SandboxConfig) -> dict[str, str]:
     }
 
 
-def banner(url: str, config: SandboxConfig) -> str:
+def store_integrations(url: str, state: SandboxState) -> dict[str, tuple[str, str]]:
+    """platform → (store URL, credential) of the sandbox's stores (`catalog-sync stores add`)."""
+    woo = state.woo.knobs
+    return {
+        "shopify": (url + SHOPIFY_PREFIX, state.shopify.token),
+        "woocommerce": (url + WOO_PREFIX, f"{woo.consumer_key}:{woo.consumer_secret}"),
+        "sazito": (url + SAZITO_PREFIX.removesuffix("/api/v1"), state.config.sazito_key),
+    }
+
+
+def banner(url: str, config: SandboxConfig, state: SandboxState | None = None) -> str:
     """What `catalog-sync sandbox` prints: where it listens, and those settings, one provider a line."""
     values = sandbox_settings(url, config)
     groups = (
@@ -90,12 +106,20 @@ def banner(url: str, config: SandboxConfig) -> str:
         ("ploomes_base", "ploomes_user_key", "ploomes_webhook_key"),
     )
     lines = ["  " + "  ".join(f"{name.upper()}={values[name]}" for name in group) for group in groups]
+    if state is not None:
+        lines.append(
+            "  stores (catalog-sync stores add NAME --platform P --url URL --credentials-env VAR, VAR=credential):"
+        )
+        lines += [
+            f"    {platform:<12} URL={store_url}  credential={credential}"
+            for platform, (store_url, credential) in store_integrations(url, state).items()
+        ]
     return "\n".join([f"sandbox on {url}", *lines])
 
 
-def serve(config: SandboxConfig, sock: socket.socket) -> None:
-    """Generate the catalogues and serve them on a bound socket until interrupted (blocking)."""
-    server = uvicorn.Server(uvicorn.Config(build_app(SandboxState(config)), log_level="warning"))
+def serve(config: SandboxConfig, sock: socket.socket, state: SandboxState | None = None) -> None:
+    """Serve the catalogues (``state``, else freshly generated) on a bound socket until interrupted (blocking)."""
+    server = uvicorn.Server(uvicorn.Config(build_app(state or SandboxState(config)), log_level="warning"))
     server.run(sockets=[sock])
 
 
@@ -122,6 +146,11 @@ class SandboxHandle:
     sazito_key: str
     state: SandboxState
     ploomes_base: str = ""  # PLOOMES_BASE: /Products, /Webhooks ... hang off it
+
+    @property
+    def stores(self) -> dict[str, tuple[str, str]]:
+        """The sandbox's stores an inventory integration can read: platform → (store URL, credential)."""
+        return store_integrations(self.url, self.state)
 
     def settings(self) -> dict[str, str]:
         """The ``load_settings`` overrides that point catalog-sync's default connections here."""

@@ -20,7 +20,9 @@ from sync_core.sandbox.catalogue import (
 )
 from sync_core.sandbox.ingram_state import IngramState
 from sync_core.sandbox.ploomes_state import PLOOMES_KNOBS, PloomesState, check_ploomes_knob
+from sync_core.sandbox.shopify_state import ShopifyState
 from sync_core.sandbox.traffic import TrafficShaper
+from sync_core.sandbox.woo_state import WooState
 
 T = TypeVar("T")
 INGRAM_KNOBS = (
@@ -72,6 +74,14 @@ class SandboxState:
         self.lock = threading.RLock()
         self.ingram = IngramState(self.config, self.lock)
         self.ploomes = PloomesState(self.config, self.lock)  # the Ploomes simulator's products and traffic
+        self.woo = WooState(variants=self.config.woo_variants, seed=self.config.seed, lock=self.lock)
+        self.shopify = ShopifyState(
+            variants=self.config.shopify_variants,
+            seed=self.config.seed,
+            maximum_available=self.config.shopify_bucket_max,
+            restore_rate=self.config.shopify_restore_rate,
+            lock=self.lock,
+        )
         self._hold_after: int | None = None
         self._hold_base = 0
         self._mutate_rng = random.Random(self.config.seed * 104729 + 3)
@@ -348,6 +358,8 @@ class SandboxState:
             data["fever_fetches"] = self.fever_fetches
             data["ingram"] = self.ingram.stats()
             data["ploomes"] = self.ploomes.stats()
+            data["woocommerce"] = self.woo.stats()
+            data["shopify"] = self.shopify.stats()
             return data
 
     def reset_stats(self) -> None:
@@ -359,6 +371,8 @@ class SandboxState:
             self._counters: Counter[str] = Counter({k: 0 for k in (*_COUNTERS, "mutations")})
             self.ingram.reset_stats()
             self.ploomes.reset_stats()
+            self.woo.reset_stats()
+            self.shopify.reset_stats()
 
 
 def _is_number(value: Any, upper: float | None = None) -> bool:

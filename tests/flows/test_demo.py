@@ -33,3 +33,20 @@ def test_the_ploomes_demo_runs_each_strategy_and_ends_equal_to_the_oracle(
     assert "== second run after 5 products changed (auto: incremental) ==" in out
     assert "== batch: 2 deleted products marked inactive ==" in out
     assert "table check: 400 rows as the oracle says, 0 wrong, 0 missing" in out
+
+
+def test_the_stores_demo_syncs_three_platforms_equal_to_their_stores_and_names_the_dashboard(
+    prefect_server: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flows.demo_stores import run_demo  # what `demo --pipeline stores` calls
+
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    assert run_demo(products=90, change=6, database_url=url) == 0
+    assert run_demo(products=90, change=6, database_url=url) == 0  # again: the stores start afresh
+    out = capsys.readouterr().out
+    assert out.count("== first sync (full reads) ==") == 2
+    for name in ("demo-shopify", "demo-woocommerce", "demo-sazito"):
+        assert out.count(f"inventory check {name}: equal to the store") == 2
+    assert "demo-shopify       success  incremental" in out
+    assert "http://127.0.0.1:8080/dashboard" in out

@@ -36,6 +36,15 @@ OPERATIONS = [
     "/products/categories",
     "/products/{ploomes_id}",
     "/webhooks/ploomes",
+    "/stores",  # get and post
+    "/stores",
+    "/stores/{name}/enable",
+    "/stores/{name}/disable",
+    "/stores/{name}",  # delete and get
+    "/stores/{name}",
+    "/stores/{name}/sync",
+    "/inventory",
+    "/alerts",
 ]
 RENDER_TIMEOUT_S = 60
 

@@ -133,6 +133,7 @@ def test_openapi_documents_the_error_answers(settings: Settings) -> None:
         "invalid_request",
         "unauthorized",
         "not_deployed",
+        "conflict",
     }
     assert schemas["ErrorResponse"]["required"] == ["error"]
     assert spec["paths"]["/failures"]["get"]["parameters"][0]["schema"]["anyOf"][0]["enum"] == [

@@ -58,7 +58,7 @@ def test_a_parameter_the_flow_does_not_take_fails_validation() -> None:
 
 def test_the_deployments_the_issue_and_the_automations_name_exist() -> None:
     names = deployment_names(ROOT)
-    assert len(names) == len(set(names)) == 11
+    assert len(names) == len(set(names)) == 14
     assert {
         INCREMENTAL,
         RETRY,
@@ -68,6 +68,9 @@ def test_the_deployments_the_issue_and_the_automations_name_exist() -> None:
         "sync-ingram-shard/ingram-shard",
         "sync-ploomes/ploomes-every-15m",
         "sync-ploomes/ploomes-nightly",
+        "sync-all-stores/every-4h",
+        "sync-store/on-demand",
+        "check-alerts/hourly",
     } <= set(names)
     # read from the pipelines' declarations
     assert set(automated_deployments()) == {INCREMENTAL, RETRY, INGRAM_RETRY, PLOOMES_INCREMENTAL}
@@ -80,6 +83,9 @@ def test_the_deployments_the_issue_and_the_automations_name_exist() -> None:
         "sync-ingram",
         "sync-ingram-shard",
         "sync-ploomes",
+        "sync-all-stores",
+        "sync-store",
+        "check-alerts",
     }
 
 
