@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -144,6 +144,17 @@ def get_cursor(url: str, *, pipeline: str, key: str) -> str | None:
             select(SyncCursor).where(SyncCursor.pipeline == pipeline, SyncCursor.key == key)
         ).first()
         return row.value if row else None
+
+
+def since_watermark(url: str, *, pipeline: str, key: str, overlap_s: float) -> datetime | None:
+    """Where an incremental read starts: cursor ``key`` (an ISO 8601 time) minus ``overlap_s``; None before
+    the first complete read set it."""
+    stored = get_cursor(url, pipeline=pipeline, key=key)
+    if not stored:
+        return None
+    watermark = aware(datetime.fromisoformat(stored))
+    assert watermark is not None
+    return watermark - timedelta(seconds=overlap_s)
 
 
 def move_cursor(session: Session, *, pipeline: str, key: str, value: str) -> None:

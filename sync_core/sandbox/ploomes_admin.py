@@ -14,58 +14,36 @@ POST /ploomes/webhooks/send {"action", "url"?, "ids" | "count", "change"?, "fiel
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from sync_core.sandbox.control_bodies import BadBody, json_object, non_negative_int
 from sync_core.sandbox.ploomes_oracle import oracle_json, ploomes_oracle
 from sync_core.sandbox.ploomes_webhooks import deliver, prepare_deliveries, summary
 from sync_core.sandbox.state import SandboxState
 
 
-class _BadBody(ValueError):
-    pass
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except ValueError as exc:
-        raise _BadBody("the body must be JSON") from exc
-    if not isinstance(data, dict):
-        raise _BadBody("the body must be a JSON object")
-    return data
-
-
-def _integer(body: dict[str, Any], name: str) -> int | None:
-    value = body.get(name)
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-        raise _BadBody(f"{name} must be a non-negative integer")
-    return value
-
-
 def _ids(body: dict[str, Any]) -> list[int] | None:
     ids = body.get("ids")
     if ids is not None and not (isinstance(ids, list) and all(type(i) is int for i in ids)):
-        raise _BadBody("ids must be a list of integers")
+        raise BadBody("ids must be a list of integers")
     return ids
 
 
 def _strings(body: dict[str, Any], name: str) -> list[str]:
     value = body.get(name) or []
     if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-        raise _BadBody(f"{name} must be a list of strings")
+        raise BadBody(f"{name} must be a list of strings")
     return value
 
 
 def _flag(body: dict[str, Any], name: str, default: bool) -> bool:
     value = body.get(name, default)
     if not isinstance(value, bool):
-        raise _BadBody(f"{name} must be true or false")
+        raise BadBody(f"{name} must be true or false")
     return value
 
 
@@ -88,13 +66,13 @@ def ploomes_admin_routes(state: SandboxState) -> list[BaseRoute]:
 
     async def change(request: Request) -> Response:
         try:
-            body = await _body(request)
-            ids, count, seed = _ids(body), _integer(body, "count"), _integer(body, "seed")
+            body = await json_object(request)
+            ids, count, seed = _ids(body), non_negative_int(body, "count"), non_negative_int(body, "seed")
             fraction = body.get("fraction")
             if fraction is not None and not (isinstance(fraction, int | float) and 0 <= fraction <= 1):
-                raise _BadBody("fraction must be a number in [0, 1]")
+                raise BadBody("fraction must be a number in [0, 1]")
             if ids is None and count is None and fraction is None:
-                raise _BadBody("give ids, count or fraction")
+                raise BadBody("give ids, count or fraction")
             changed = ploomes.change(
                 ids, count=count, fraction=fraction, fields=_strings(body, "fields"), seed=seed
             )
@@ -104,7 +82,7 @@ def ploomes_admin_routes(state: SandboxState) -> list[BaseRoute]:
 
     async def create(request: Request) -> Response:
         try:
-            count = _integer(await _body(request), "count")
+            count = non_negative_int(await json_object(request), "count")
         except ValueError as exc:
             return _bad(str(exc))
         created = [p.id for p in ploomes.create(1 if count is None else count)]
@@ -112,8 +90,8 @@ def ploomes_admin_routes(state: SandboxState) -> list[BaseRoute]:
 
     async def delete(request: Request) -> Response:
         try:
-            body = await _body(request)
-            ids, count = _ids(body), _integer(body, "count")
+            body = await json_object(request)
+            ids, count = _ids(body), non_negative_int(body, "count")
         except ValueError as exc:
             return _bad(str(exc))
         if ids is None and count is None:
@@ -128,24 +106,24 @@ def ploomes_admin_routes(state: SandboxState) -> list[BaseRoute]:
 
     async def send(request: Request) -> Response:
         try:
-            body = await _body(request)
+            body = await json_object(request)
             url, key = body.get("url"), body.get("key")
             if url is not None and not isinstance(url, str) or key is not None and not isinstance(key, str):
-                raise _BadBody("url and key must be strings")
-            concurrency = _integer(body, "concurrency") or 1
+                raise BadBody("url and key must be strings")
+            concurrency = non_negative_int(body, "concurrency") or 1
             action = str(body.get("action", "Update"))
             deliveries = prepare_deliveries(
                 state,
                 action,
                 url=url,
                 ids=_ids(body),
-                count=_integer(body, "count"),
+                count=non_negative_int(body, "count"),
                 change=_flag(body, "change", True),
                 fields=_strings(body, "fields"),
                 forged=_flag(body, "forged", False),
                 key=key,
                 omit_key=_flag(body, "omit_key", False),
-                seed=_integer(body, "seed"),
+                seed=non_negative_int(body, "seed"),
             )
         except ValueError as exc:
             return _bad(str(exc))

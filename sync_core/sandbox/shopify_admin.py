@@ -16,23 +16,15 @@ GET  /shopify/oracle                {"rows": the rows a correct full sync holds,
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from sync_core.sandbox.control_bodies import json_object
 from sync_core.sandbox.shopify_catalogue import gid
 from sync_core.sandbox.shopify_state import ShopifyState
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    data = json.loads(raw) if raw.strip() else {}
-    if not isinstance(data, dict):
-        raise ValueError("the body must be a JSON object")
-    return data
 
 
 def _selection(body: dict[str, Any]) -> tuple[list[str] | None, int | None]:
@@ -57,7 +49,7 @@ def shopify_admin_routes(state: ShopifyState) -> list[BaseRoute]:
         if request.method == "GET":
             return JSONResponse(state.knobs())
         try:
-            return JSONResponse(state.configure(**await _body(request)))
+            return JSONResponse(state.configure(**await json_object(request)))
         except (ValueError, TypeError) as exc:
             return _bad(str(exc))
 
@@ -74,7 +66,7 @@ def shopify_admin_routes(state: ShopifyState) -> list[BaseRoute]:
 
     async def change(request: Request) -> Response:
         try:
-            body = await _body(request)
+            body = await json_object(request)
             ids, count = _selection(body)
             fields, seed = body.get("fields", ["price", "stock"]), body.get("seed")
             if not isinstance(fields, list) or (seed is not None and not isinstance(seed, int)):
@@ -86,7 +78,7 @@ def shopify_admin_routes(state: ShopifyState) -> list[BaseRoute]:
 
     async def delete(request: Request) -> Response:
         try:
-            ids, count = _selection(await _body(request))
+            ids, count = _selection(await json_object(request))
         except ValueError as exc:
             return _bad(str(exc))
         deleted = state.delete(ids, count=count)

@@ -16,33 +16,15 @@ GET  /woocommerce/oracle              the rows a correct full sync holds (woo_or
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from sync_core.sandbox.control_bodies import json_object, non_negative_int
 from sync_core.sandbox.woo_oracle import oracle_json, woo_oracle
 from sync_core.sandbox.woo_state import WooState
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except ValueError as exc:
-        raise ValueError("the body must be JSON") from exc
-    if not isinstance(data, dict):
-        raise ValueError("the body must be a JSON object")
-    return data
-
-
-def _integer(body: dict[str, Any], name: str, default: int | None = None) -> int | None:
-    value = body.get(name, default)
-    if value is not None and (type(value) is not int or value < 0):
-        raise ValueError(f"{name} must be a non-negative integer")
-    return value
 
 
 def _ids(body: dict[str, Any], required: bool = False) -> list[int] | None:
@@ -59,7 +41,7 @@ def woo_admin_routes(state: WooState) -> list[BaseRoute]:
 
     async def knobs(request: Request) -> Response:
         try:
-            changes = await _body(request) if request.method == "POST" else {}
+            changes = await json_object(request) if request.method == "POST" else {}
             return JSONResponse(state.configure(**changes))
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
@@ -75,12 +57,15 @@ def woo_admin_routes(state: WooState) -> list[BaseRoute]:
 
     async def change(request: Request) -> Response:
         try:
-            body = await _body(request)
+            body = await json_object(request)
             fields = body.get("fields") or []
             if not (isinstance(fields, list) and all(isinstance(f, str) for f in fields)):
                 raise ValueError("fields must be a list of strings")
             changed = state.change(
-                _ids(body), count=_integer(body, "count"), fields=fields, seed=_integer(body, "seed")
+                _ids(body),
+                count=non_negative_int(body, "count"),
+                fields=fields,
+                seed=non_negative_int(body, "seed"),
             )
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
@@ -88,10 +73,13 @@ def woo_admin_routes(state: WooState) -> list[BaseRoute]:
 
     async def sell(request: Request) -> Response:
         try:
-            body = await _body(request)
-            quantity = _integer(body, "quantity", 1) or 1
+            body = await json_object(request)
+            quantity = non_negative_int(body, "quantity", 1) or 1
             sold = state.sell(
-                _ids(body), count=_integer(body, "count"), quantity=quantity, seed=_integer(body, "seed")
+                _ids(body),
+                count=non_negative_int(body, "count"),
+                quantity=quantity,
+                seed=non_negative_int(body, "seed"),
             )
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
@@ -99,7 +87,7 @@ def woo_admin_routes(state: WooState) -> list[BaseRoute]:
 
     async def delete(request: Request) -> Response:
         try:
-            ids = _ids(await _body(request), required=True)
+            ids = _ids(await json_object(request), required=True)
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         gone = state.delete(ids or [])
@@ -110,8 +98,8 @@ def woo_admin_routes(state: WooState) -> list[BaseRoute]:
 
     async def reset(request: Request) -> Response:
         try:
-            body = await _body(request)
-            variants, seed = _integer(body, "variants"), _integer(body, "seed")
+            body = await json_object(request)
+            variants, seed = non_negative_int(body, "variants"), non_negative_int(body, "seed")
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         if body.get("stats_only") is True:

@@ -17,6 +17,7 @@ from sqlmodel import select
 
 from catalog_sync.cli import main
 from sync_core.db import session_scope
+from sync_core.engine.runs import get_cursor, set_cursor
 from sync_core.pipelines.stores.tables import InventoryItem, StoreIntegration
 from sync_core.sandbox.catalogue import SandboxConfig
 from sync_core.sandbox.server import SandboxHandle, running_sandbox
@@ -118,8 +119,11 @@ def test_list_show_enable_disable_remove(
     assert main(["stores", "enable", "main-shop"]) == 0
     assert main(["stores", "show", "nope"]) == 2
     assert "no store integration named 'nope' (known: main-shop)" in one_line_error(capsys)
+    set_cursor(db_url, pipeline="store-inventory@source=main-shop", key="updated", value="2026-11-20T00:00:00+00:00")
     assert main(["stores", "remove", "main-shop"]) == 0
     assert stored(db_url) == []
+    # Added again under the name, it starts afresh: a full read (its cursor went with it).
+    assert get_cursor(db_url, pipeline="store-inventory@source=main-shop", key="updated") is None
     assert main(["alerts", "--open"]) == 0
     assert "no open low-stock alert" in capsys.readouterr().out
 

@@ -42,11 +42,10 @@ def test_the_stores_demo_syncs_three_platforms_equal_to_their_stores_and_names_t
 
     monkeypatch.chdir(tmp_path)
     url = f"sqlite:///{tmp_path / 'demo.db'}"
-    assert run_demo(products=90, change=6, database_url=url) == 0
-    assert run_demo(products=90, change=6, database_url=url) == 0  # again: the stores start afresh
+    assert run_demo(products=60, change=6, database_url=url) == 0
     out = capsys.readouterr().out
-    assert out.count("== first sync (full reads) ==") == 2
+    assert "== first sync (full reads) ==" in out
     for name in ("demo-shopify", "demo-woocommerce", "demo-sazito"):
-        assert out.count(f"inventory check {name}: equal to the store") == 2
+        assert f"inventory check {name}: equal to the store" in out
     assert "demo-shopify       success  incremental" in out
     assert "http://127.0.0.1:8080/dashboard" in out

@@ -26,7 +26,7 @@ from typing import Any
 from sync_core.connectors.ploomes import Keyset, PloomesCatalog
 from sync_core.connectors.ploomes_wire import BadRecord, ProductRecord
 from sync_core.engine.job import CHECK_REUSE_S, Mapped, RunContext, Start, SyncCounts
-from sync_core.engine.runs import aware, get_cursor, last_finished_run
+from sync_core.engine.runs import aware, get_cursor, last_finished_run, since_watermark
 from sync_core.engine.spec import SOURCE
 from sync_core.errors import ConfigError
 from sync_core.models import PageRequest, RejectedRecord, SourcePage
@@ -166,12 +166,10 @@ class PloomesJob:
 
     def _since(self) -> datetime | None:
         """The watermark minus the overlap; None before the first complete read."""
-        stored = get_cursor(self.ctx.settings.database_url, pipeline=self.ctx.key, key=CURSOR)
-        if not stored:
-            return None
-        watermark = aware(datetime.fromisoformat(stored))
-        assert watermark is not None
-        return watermark - timedelta(seconds=self.ctx.settings.ploomes_overlap_s)
+        settings = self.ctx.settings
+        return since_watermark(
+            settings.database_url, pipeline=self.ctx.key, key=CURSOR, overlap_s=settings.ploomes_overlap_s
+        )
 
     def fetch(self, request: PageRequest) -> list[SourcePage]:
         """One page: the ids (real-time), or the next keyset page."""

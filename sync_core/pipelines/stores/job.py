@@ -23,7 +23,7 @@ from typing import Any
 
 from sync_core.connectors.store_items import ItemPage, StoreItem, StoreReader
 from sync_core.engine.job import CHECK_REUSE_S, Mapped, RunContext, Start, SyncCounts
-from sync_core.engine.runs import aware, get_cursor, last_finished_run
+from sync_core.engine.runs import aware, get_cursor, last_finished_run, since_watermark
 from sync_core.engine.spec import SOURCE
 from sync_core.models import PageRequest, RejectedRecord, SourcePage
 from sync_core.pipelines.stores.mapping import item_key, item_write
@@ -102,12 +102,10 @@ class StoreJob:
         return Start(PageRequest(number=1, token=FIRST), cursor=(CURSOR, self.started_at.isoformat()))
 
     def _since(self) -> datetime | None:
-        stored = get_cursor(self.ctx.settings.database_url, pipeline=self.ctx.key, key=CURSOR)
-        if not stored:
-            return None
-        watermark = aware(datetime.fromisoformat(stored))
-        assert watermark is not None
-        return watermark - timedelta(seconds=self.ctx.settings.stores_overlap_s)
+        settings = self.ctx.settings
+        return since_watermark(
+            settings.database_url, pipeline=self.ctx.key, key=CURSOR, overlap_s=settings.stores_overlap_s
+        )
 
     def fetch(self, request: PageRequest) -> list[SourcePage]:
         token = None if request.token == FIRST else request.token
