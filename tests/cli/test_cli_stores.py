@@ -119,7 +119,9 @@ def test_list_show_enable_disable_remove(
     assert main(["stores", "enable", "main-shop"]) == 0
     assert main(["stores", "show", "nope"]) == 2
     assert "no store integration named 'nope' (known: main-shop)" in one_line_error(capsys)
-    set_cursor(db_url, pipeline="store-inventory@source=main-shop", key="updated", value="2026-11-20T00:00:00+00:00")
+    set_cursor(
+        db_url, pipeline="store-inventory@source=main-shop", key="updated", value="2026-11-20T00:00:00+00:00"
+    )
     assert main(["stores", "remove", "main-shop"]) == 0
     assert stored(db_url) == []
     # Added again under the name, it starts afresh: a full read (its cursor went with it).
