@@ -41,7 +41,14 @@ from sync_core.http.call import Call
 from sync_core.http.circuit import BreakerState, BreakerStore, CircuitBreaker, JournalSink, MemoryBreakerStore
 from sync_core.http.pacing import Lane, Pacer, TokenBucket, WaitTally, shared_bucket, window_limit_shape
 from sync_core.http.records import AuditSink, RequestRecord, auditor
-from sync_core.http.redaction import Secrets, is_secret_name, redact_body, redact_url, scrub
+from sync_core.http.redaction import (
+    Secrets,
+    is_secret_name,
+    redact_body,
+    redact_library_logs,
+    redact_url,
+    scrub,
+)
 from sync_core.http.responses import (
     ReadBounds,
     ResponseReader,
@@ -77,6 +84,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+redact_library_logs()  # httpx logs every request's URL, credentials included
 
 # The pacer of a client's lane, from the lane's name and rate a minute (None: its bucket alone paces it).
 LanePacer = Callable[[str, int], Pacer | None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json as jsonlib
+import logging
 import re
 import threading
 from collections.abc import Iterable
@@ -31,6 +32,25 @@ def redact_url(url: str) -> str:
     parsed = httpx.URL(url)
     params = [(k, REDACTED if is_secret_name(k) else v) for k, v in parsed.params.multi_items()]
     return str(parsed.copy_with(params=params or None, username=None, password=None))
+
+
+class RedactUrlsInLogs(logging.Filter):
+    """Redacts the URLs a log record carries as arguments: httpx logs every request as ``HTTP Request: GET
+    <url>`` at INFO, user info and query credentials (WooCommerce's consumer_key/consumer_secret) included."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(arg, httpx.URL) for arg in record.args):
+            record.args = tuple(
+                redact_url(str(arg)) if isinstance(arg, httpx.URL) else arg for arg in record.args
+            )
+        return True
+
+
+def redact_library_logs() -> None:
+    """Install :class:`RedactUrlsInLogs` on httpx's logger (once)."""
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, RedactUrlsInLogs) for f in logger.filters):
+        logger.addFilter(RedactUrlsInLogs())
 
 
 def scrub(text: str, secrets: list[str]) -> str:

@@ -60,23 +60,27 @@ def integration_view(row: StoreIntegration, default_threshold: int) -> dict[str,
     }
 
 
-def overview(url: str, default_threshold: int) -> list[dict[str, Any]]:
-    """Every integration with its item count, open alerts and last sync (entry), in name order."""
+def overview(url: str, default_threshold: int, *, name: str | None = None) -> list[dict[str, Any]]:
+    """Every integration (only ``name`` when given) with its item count, open alerts and last sync (entry),
+    in name order."""
+    query = select(StoreIntegration).order_by(col(StoreIntegration.name))
+    items_query = sa.select(col(InventoryItem.integration), sa.func.count()).where(
+        col(InventoryItem.removed).is_(False)
+    )
+    alerts_query = sa.select(col(StockAlert.integration), sa.func.count()).where(
+        col(StockAlert.resolved_at).is_(None)
+    )
+    if name is not None:
+        query = query.where(col(StoreIntegration.name) == name)
+        items_query = items_query.where(col(InventoryItem.integration) == name)
+        alerts_query = alerts_query.where(col(StockAlert.integration) == name)
     with session_scope(url) as session:
-        rows = list(session.exec(select(StoreIntegration).order_by(col(StoreIntegration.name))))
+        rows = list(session.exec(query))
         items: dict[str, int] = dict(
-            session.execute(  # type: ignore[arg-type]
-                sa.select(col(InventoryItem.integration), sa.func.count())
-                .where(col(InventoryItem.removed).is_(False))
-                .group_by(InventoryItem.integration)
-            ).all()
+            session.execute(items_query.group_by(InventoryItem.integration)).all()  # type: ignore[arg-type]
         )
         open_alerts: dict[str, int] = dict(
-            session.execute(  # type: ignore[arg-type]
-                sa.select(col(StockAlert.integration), sa.func.count())
-                .where(col(StockAlert.resolved_at).is_(None))
-                .group_by(StockAlert.integration)
-            ).all()
+            session.execute(alerts_query.group_by(StockAlert.integration)).all()  # type: ignore[arg-type]
         )
     found = []
     for row in rows:

@@ -89,11 +89,7 @@ async def store_page(
     """One store: its settings, counts and sync log; a 404 page for an unknown name."""
 
     def read() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-        found = [
-            s
-            for s in views.overview(settings.database_url, settings.low_stock_threshold)
-            if s["name"] == name
-        ]
+        found = views.overview(settings.database_url, settings.low_stock_threshold, name=name)
         return (found[0] if found else None), views.sync_log(settings.database_url, name, limit=LOG_RUNS)
 
     store, runs = await db(read)
