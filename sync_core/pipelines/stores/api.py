@@ -59,8 +59,6 @@ def _refusal(exc: ConfigError, status: int = 400) -> Response:
 
 def add_store(settings: Any, new: NewStore) -> tuple[int, dict[str, Any] | ConfigError]:
     """(status, the store's view, or the refusal) of adding ``new``; starts its sync when asked."""
-    if integrations.find(settings.database_url, new.name) is not None:
-        return 409, ConfigError(f"a store integration named {new.name!r} already exists")
     try:
         row = integrations.add(
             settings,
@@ -75,6 +73,8 @@ def add_store(settings: Any, new: NewStore) -> tuple[int, dict[str, Any] | Confi
                 auto_sync=new.auto_sync,
             ),
         )
+    except integrations.NameTaken as exc:
+        return 409, exc
     except ConfigError as exc:
         return 400, exc
     view = views.integration_view(row, settings.low_stock_threshold)
@@ -142,11 +142,11 @@ async def delete_store(name: str, settings: SettingsDep, _: WriteAccess) -> Resp
 
 @writes.post("/stores/{name}/sync", status_code=202, summary="Start a sync of a store now")
 async def sync_store(name: str, settings: SettingsDep, _: WriteAccess) -> Response:
-    if integrations.find(settings.database_url, name) is None:
-        return _refusal(ConfigError(f"no store integration named {name!r}"), 404)
     try:
         started = await run_in_threadpool(launch.start_sync, settings, name)
-    except ConfigError as exc:
+    except integrations.UnknownStore as exc:
+        return _refusal(exc, 404)
+    except ConfigError as exc:  # disabled
         return _refusal(exc, 409)
     return _json({"store": name, "started": started, "already_syncing": not started}, 202)
 

@@ -37,6 +37,14 @@ PIPELINE = "store-inventory"
 RESERVED = frozenset({"anar360", "sazito", "fever", "ingram", "ploomes", "shopify", "woocommerce", "store"})
 
 
+class NameTaken(ConfigError):
+    """A store integration of that name exists already."""
+
+
+class UnknownStore(ConfigError):
+    """No store integration has that name."""
+
+
 @dataclass(frozen=True)
 class NewIntegration:
     """What an operator asks for (``stores add``, ``POST /stores``, the dashboard's form)."""
@@ -164,7 +172,7 @@ def add(settings: Settings, new: NewIntegration) -> StoreIntegration:
     threshold = check_threshold(new.threshold)
     url = settings.database_url
     if find(url, name) is not None:
-        raise ConfigError(f"a store integration named {name!r} already exists (stores show {name})")
+        raise NameTaken(f"a store integration named {name!r} already exists (stores show {name})")
     if name in {entry.name for entry in settings.connections}:
         raise ConfigError(f"store name {name!r} is already a connection of CONNECTIONS: choose another")
     now = utcnow()
@@ -189,7 +197,7 @@ def add(settings: Settings, new: NewIntegration) -> StoreIntegration:
             session.refresh(row)
     except PersistenceError as exc:
         if isinstance(exc.__cause__, IntegrityError):
-            raise ConfigError(f"a store integration named {name!r} already exists") from None
+            raise NameTaken(f"a store integration named {name!r} already exists") from None
         raise
     return row
 
@@ -200,11 +208,11 @@ def find(url: str, name: str) -> StoreIntegration | None:
 
 
 def get(url: str, name: str) -> StoreIntegration:
-    """Integration ``name``; ConfigError naming the known ones."""
+    """Integration ``name``; UnknownStore naming the known ones."""
     found = find(url, name)
     if found is None:
         known = ", ".join(row.name for row in integrations(url)) or "none yet: stores add NAME ..."
-        raise ConfigError(f"no store integration named {name!r} (known: {known})")
+        raise UnknownStore(f"no store integration named {name!r} (known: {known})")
     return found
 
 

@@ -93,9 +93,13 @@ async def post_store(request: Request, settings: SettingsPage, login: LoggedIn) 
     return back_to(request, "", done="added-syncing" if found["sync_started"] else "added", store=new.name)
 
 
+def _unknown(name: str) -> str:
+    return f"no store integration named {name[:64]!r}"
+
+
 async def _known(settings: Settings, name: str) -> None:
     if await db(integrations.find, settings.database_url, name) is None:
-        raise Problem(404, f"no store integration named {name[:64]!r}")
+        raise Problem(404, _unknown(name))
 
 
 def _page_of(form: dict[str, str], name: str) -> str:
@@ -107,10 +111,11 @@ def _page_of(form: dict[str, str], name: str) -> str:
 async def post_sync(name: str, request: Request, settings: SettingsPage, login: LoggedIn) -> Response:
     """Start a sync of the store in this process (``launch.start_sync``); 409 for a disabled store."""
     form = await _change(request, login)
-    await _known(settings, name)
     try:
         started = await db(launch.start_sync, settings, name)
-    except ConfigError as exc:
+    except integrations.UnknownStore:
+        raise Problem(404, _unknown(name)) from None
+    except ConfigError as exc:  # disabled
         raise Problem(409, one_line(exc)) from None
     log.info(
         "dashboard: sync of %s %s from %s",
