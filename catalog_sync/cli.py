@@ -1,5 +1,6 @@
 """The `catalog-sync` command. Exit codes: 0 success, 1 the run failed, 2 usage, configuration or
-reachability error (said in one line, before any run starts), 75 another run of the pipeline holds its
+reachability error (said in one line, before any run starts), 3 the guardrail held the run's suspicious writes
+(`catalog-sync release RUN_ID` or `discard RUN_ID`), 75 another run of the pipeline holds its
 lease (nothing was done), 130 interrupted (the run is recorded as cancelled)."""
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from catalog_sync.drift_command import add_drift_command
+from catalog_sync.explain_command import add_explain_command
+from catalog_sync.guard_commands import add_guard_commands
 from catalog_sync.monitor import add_monitor_command
 from catalog_sync.runner import EXIT_FAILED, EXIT_OK, first_line, read_settings
-from catalog_sync.sync_commands import add_pipeline_commands, add_retry_command, add_sync_commands
+from catalog_sync.sync_commands import add_pipeline_commands, add_retry_command, add_sync_commands, add_wait
 from sync_core.errors import ConfigError, ConnectorError, PersistenceError, SyncError
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
@@ -219,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Sync supplier prices and stock into a store, as Prefect flows. Settings come from the environment "
             "and .env (see .env.example). Exit codes: 0 done, 1 the run failed, 2 usage, settings or a provider "
-            "unreachable or refusing the credentials (nothing run), 75 another run of the pipeline is going "
+            "unreachable or refusing the credentials (nothing run), 3 the guardrail held the run's suspicious "
+            "writes (`release RUN_ID` or `discard RUN_ID`), 75 another run of the pipeline is going "
             "(nothing run), 130 interrupted (the run is recorded as cancelled)."
         ),
     )
@@ -272,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_retry_command(sub)
     add_pipeline_commands(sub)
     add_monitor_command(sub)
+    add_explain_command(sub)
+    add_drift_command(sub)
 
     health = sub.add_parser("health", help="database, last runs, circuits, failures (exit 1 when unhealthy)")
     health.add_argument("--json", action="store_true", help="print JSON")
@@ -279,8 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser(
         "serve",
-        help="HTTP service: /search, /products, webhooks, /pipelines/{name}/runs, /health, /runs, /failures, "
-        "/metrics, /docs",
+        help="HTTP service: /search, /products, /stores, webhooks, /pipelines/{name}/runs, /items/{pipeline}/{key}, "
+        "/health, /runs, /failures, /metrics, /docs",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
@@ -311,6 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-deploy", action="store_true", help="skip `prefect deploy --all` (deployments must exist)"
     )
     deploy.set_defaults(handler=cmd_deploy)
+
+    add_guard_commands(sub, add_wait)
 
     runs = sub.add_parser("runs", help="recent sync runs")
     runs.add_argument("--limit", type=positive_int, default=20)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from sync_core.engine.spec import Pipeline
     from sync_core.settings import Settings
 
-EXIT_OK, EXIT_FAILED, EXIT_BUSY = 0, 1, 75
+EXIT_OK, EXIT_FAILED, EXIT_HELD, EXIT_BUSY = 0, 1, 3, 75
 HEARTBEAT_SETTINGS = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
 
 
@@ -122,6 +122,10 @@ def run_flow(settings: Settings, flow: Callable[..., Any], **params: Any) -> int
     if errors:
         print(f"catalog-sync: run failed: {'; '.join(errors)}{log}", file=sys.stderr)
         return EXIT_FAILED
+    held = [str(summary.get("error")) for summary in done if summary.get("status") == "held"]
+    if held:
+        print(f"catalog-sync: run {'; '.join(held)}", file=sys.stderr)
+        return EXIT_HELD
     # One pipeline of several found another run holding its lease (Cancelled, as one alone raises above).
     busy = [
         first_line(Exception(getattr(state, "message", None) or "another run is going"))

@@ -37,6 +37,7 @@ from sync_core.engine.run_view import run_view
 from sync_core.engine.runs import COUNTERS, get_run
 from sync_core.engine.spec import Pipeline
 from sync_core.errors import PipelineBusy
+from sync_core.notify import send_alert
 from sync_core.settings import Settings
 from sync_core.tables import SyncRun
 from tasks.runtime import current_flow_run_id, open_resources, release
@@ -110,11 +111,16 @@ class PipelineRun:
         self.extra: dict[str, Any] = {}  # flow-specific summary entries
         self.summary: dict[str, Any] = {}
         self._cursor: tuple[str, str] | None = None
+        self._held: tuple[str, ...] = ()
         self._keeper = LeaseKeeper(settings.database_url, leased)
 
     def move_cursor_on_success(self, key: str, value: str) -> None:
         """Move cursor ``key`` to ``value`` when the run ends success or partial (never on a dry run)."""
         self._cursor = (key, value)
+
+    def hold(self, reasons: tuple[str, ...]) -> None:
+        """End the run ``held`` (the guardrail tripped: ``reasons``, one line each) when nothing else stops it."""
+        self._held = reasons
 
     def __enter__(self) -> PipelineRun:
         self._keeper.__enter__()
@@ -128,7 +134,8 @@ class PipelineRun:
         status, error = self._outcome(exc)
         if self._keeper.lost and error is None:
             error = "lost its lease to another run while it ran"
-        moves = status in ("success", "partial") and not self.dry_run
+        # A held run's writes wait in held_writes: its window was read, so its cursor moves too.
+        moves = status in ("success", "partial", "held") and not self.dry_run
         try:
             row = close_leased_run(
                 self.settings.database_url,
@@ -149,10 +156,27 @@ class PipelineRun:
         if status in ("cancelled", "crashed"):
             _logger().warning("run %s %s; the cursor did not move", self.id, error)
         publish_run(self.summary)
+        if status == "held":
+            self._alert_held(error or "")
         counts = ", ".join(f"{name} {self.summary[name]}" for name in COUNTERS)
         _logger().info("run %s of %s %s: %s", self.id, self.pipeline, status, counts)
 
+    def _alert_held(self, error: str) -> None:
+        """Tell the operators through the alert block (best effort: the run's row and log say it too)."""
+        _logger().warning("run %s of %s %s", self.id, self.pipeline, error)
+        subject = f"catalog-sync: run {self.id} of {self.pipeline} held by the guardrail"
+        try:
+            send_alert(self.settings, subject, error)
+        except Exception as exc:
+            _logger().warning("run %s: could not send the held alert (%s)", self.id, exc)
+
     def _outcome(self, exc: BaseException | None) -> tuple[str, str | None]:
+        if exc is None and self._held:
+            held = "; ".join(self._held)
+            return "held", (
+                f"held by the guardrail: {held}. Nothing of that was sent: `catalog-sync release {self.id}` "
+                f"sends the held writes, `catalog-sync discard {self.id}` drops them"
+            )
         if exc is None:
             failed = (self.result.failed if self.dry_run and self.result else 0) or _failed(self)
             return ("partial" if failed else "success"), None

@@ -18,7 +18,7 @@ from sync_core.engine.job import SyncCounts
 from sync_core.engine.registry import pipeline as find_pipeline
 from sync_core.engine.spec import SOURCE, TARGET
 from sync_core.errors import PipelineBusy
-from tasks.pipeline import fetch_pages, finish_run, read_catalogue, start_run, sync_pages
+from tasks.pipeline import fetch_pages, finish_run, read_catalogue, settle_run, start_run, sync_pages
 from tasks.runtime import job_notes, resources, tags_for
 
 
@@ -83,6 +83,10 @@ def run_pipeline(
                 total.failed,
             )
         progress.finish()  # 100%; a run stopped by an exception leaves it where it got to
+        settled = settle_run(run.id, strategy, quote(total), dry_run)  # type: ignore[call-overload]
+        if settled is not None:
+            run.extra["guard"] = settled.entry
+            run.hold(settled.held)
         run.extra.update(finish_run(run.id, total))
         if start.cursor is not None:
             run.move_cursor_on_success(*start.cursor)

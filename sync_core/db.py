@@ -18,7 +18,7 @@ from sync_core import json_codec
 from sync_core.errors import ConfigError, PersistenceError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0006"  # the newest migration's revision (tests/store checks it against alembic's head)
+HEAD_REVISION = "0007"  # the newest migration's revision (tests/store checks it against alembic's head)
 T = TypeVar("T")
 JSON_CODEC: dict[str, Any] = {"json_serializer": json_codec.dumps_text, "json_deserializer": json_codec.loads}
 IN_CHUNK = 500  # keeps IN lists well under SQLite's and PostgreSQL's parameter limits

@@ -12,7 +12,7 @@ from sync_core.engine.failures import failure_counts
 from sync_core.engine.lease import close_orphaned_runs
 from sync_core.engine.registry import pipelines
 from sync_core.engine.run_view import run_view
-from sync_core.engine.runs import last_run_per_pipeline
+from sync_core.engine.runs import last_run_per_pipeline, runs_in_status
 from sync_core.errors import PersistenceError
 from sync_core.settings import Settings
 from sync_core.tables import utcnow
@@ -20,7 +20,8 @@ from sync_core.tables import utcnow
 
 def health_report(settings: Settings, *, now: datetime | None = None) -> dict[str, Any]:
     """A JSON-ready report; ``healthy`` is False when no pipeline is configured, the database is down, a
-    configured pipeline never ran, a circuit is open, or the newest run of a pipeline failed or crashed."""
+    configured pipeline never ran, a circuit is open, the newest run of a pipeline failed or crashed, or a run
+    is held by the guardrail."""
     checked_at = now or utcnow()
     report: dict[str, Any] = {"healthy": True, "checked_at": checked_at.isoformat(), "problems": []}
     try:
@@ -43,6 +44,10 @@ def health_report(settings: Settings, *, now: datetime | None = None) -> dict[st
         if run["status"] in ("failed", "crashed")
     ]
     report["last_runs"] = runs
+    report["problems"] += [
+        f"run {run.id} of {run.pipeline} is held, waiting for `catalog-sync release {run.id}` or `discard {run.id}`"
+        for run in runs_in_status(settings.database_url, "held")
+    ]
     ran = {run["pipeline"] for run in runs}
     report["problems"] += [f"{name} has never run" for name in configured if name not in ran]
     report["circuits"] = circuit_states(settings.database_url)

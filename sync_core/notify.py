@@ -55,3 +55,12 @@ def alert_block(settings: Settings) -> NotificationBlock | None:
     if saved is not None and saved.url == settings.notify_webhook_url:
         return cast("NotificationBlock", saved)
     return webhook_block(settings.notify_webhook_url)
+
+
+def send_alert(settings: Settings, subject: str, body: str) -> bool:
+    """Send one alert through the alert block; False when no block is configured."""
+    block = alert_block(settings)
+    if block is None:
+        return False
+    cast(Any, block).notify(body, subject=subject)  # Prefect's sync form of notify
+    return True

@@ -105,6 +105,22 @@ class EngineSettings(BaseSettings):
     failure_max_attempts: int = Field(5, ge=1, le=100, description="Replays before a failure is dead")
     failure_retry_base_s: int = Field(60, ge=0, description="First replay delay; doubles per attempt")
 
+    guard_max_stock_zeroed_percent: float = Field(
+        20, ge=0, le=100, description="Hold a run that would take more than this % of stocked items to 0"
+    )
+    guard_max_price_drop_percent: float = Field(
+        50, ge=0, le=100, description="A price falling by more than this % is a suspicious drop"
+    )
+    guard_max_price_drops_percent: float = Field(
+        5, ge=0, le=100, description="Hold a run with suspicious price drops on more than this % of items"
+    )
+    guard_max_source_shrink_percent: float = Field(
+        30,
+        ge=0,
+        le=100,
+        description="Hold a full run whose listing shrank by more than this % since the last",
+    )
+
     audit_bodies: bool = Field(False, description="Store request/response bodies in external_requests")
     audit_body_max_chars: int = Field(2000, ge=0, le=100_000, description="Truncate stored bodies to this")
 

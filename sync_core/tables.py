@@ -239,3 +239,42 @@ class Event(SQLModel, table=True):
     first_seen_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
     last_seen_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
     last_changed_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+
+
+class HeldWrite(SQLModel, table=True):
+    """A write the guardrail kept back (sync_core.engine.guard): deferred while its run reads on, then sent
+    when the run's totals pass, or held with its run for an operator to release or discard.
+
+    ``before`` is the value the ledger said the target held when the write was planned.
+    """
+
+    __tablename__ = "held_writes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(index=True)
+    pipeline: str = Field(max_length=128)
+    target: str = Field(max_length=32)
+    target_key: str = Field(max_length=128)
+    kind: str = Field(max_length=32)
+    source_key: str = Field(max_length=128)
+    value: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    before: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
+    reason: str = Field(max_length=32)  # stock-zeroed | price-drop
+    status: str = Field(max_length=16)  # deferred | held | sent | released | discarded | superseded
+    created_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+
+
+class SourceSnapshot(SQLModel, table=True):
+    """Per pipeline and source item: the values the source last gave, when, and the target items they map to
+    (what `catalog-sync explain` shows)."""
+
+    __tablename__ = "source_snapshots"
+    __table_args__ = (sa.UniqueConstraint("pipeline", "source_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pipeline: str = Field(max_length=128)
+    source_key: str = Field(max_length=128)
+    values: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    target_keys: list[str] = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False))
+    run_id: int | None = None
+    read_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))

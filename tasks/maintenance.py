@@ -1,4 +1,5 @@
-"""Prefect tasks of the maintenance flows: connection checks, failure replay, the health report."""
+"""Prefect tasks of the maintenance flows: connection checks, failure replay, releasing held writes, the health
+report."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from sync_core.engine.context import current_settings
 from sync_core.engine.job import CHECK_REUSE_S
 from sync_core.engine.replay import replay_due
+from sync_core.engine.settle import release
 from sync_core.health import health_report
 from tasks.policy import RETRY_TRANSIENT
 from tasks.runtime import job, resources
@@ -21,6 +23,12 @@ def check_connections(run_id: int, roles: tuple[str, ...]) -> None:
     res = resources(run_id)
     for role in roles:
         res.connector(role).check(reuse_s=CHECK_REUSE_S)
+
+
+@task(name="release-held-writes", cache_policy=NO_CACHE, **RETRY_TRANSIENT)
+def release_held_writes(run_id: int, held_id: int) -> dict[str, int]:
+    """Send the writes run ``held_id`` holds, as run ``run_id`` (sync_core.engine.settle.release)."""
+    return release(resources(run_id).ctx, job(run_id), held_id)
 
 
 @task(name="replay-failures", cache_policy=NO_CACHE, **RETRY_TRANSIENT)

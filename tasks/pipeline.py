@@ -11,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 
 from sync_core.engine.batch import sync_batch
 from sync_core.engine.job import CatalogueJob, Start, SyncCounts
+from sync_core.engine.settle import Settled, settle
 from sync_core.models import PageRequest, SourcePage
 from tasks.policy import RETRY_TRANSIENT, batch_cache_key
 from tasks.prefect_events import emit_items_quarantined, quarantined_reasons
@@ -50,6 +51,12 @@ def sync_pages(run_id: int, pages: list[SourcePage], dry_run: bool) -> SyncCount
     if not dry_run:  # a dry run records no failures, so it quarantines nothing
         emit_items_quarantined(res.ctx.key, run_id, counts.failed, quarantined_reasons(counts))
     return counts
+
+
+@task(name="settle-run", cache_policy=NO_CACHE, **RETRY_TRANSIENT)
+def settle_run(run_id: int, scope: str, total: SyncCounts, dry_run: bool) -> Settled | None:
+    """The guardrail's verdict on the writes the run kept back: sent now, or held (sync_core.engine.settle)."""
+    return settle(resources(run_id).ctx, job(run_id), scope=scope, total=total, dry_run=dry_run)
 
 
 @task(name="finish-run", cache_policy=NO_CACHE)

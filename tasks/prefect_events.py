@@ -4,6 +4,8 @@
   the HTTP layer's events, forwarded (resource ``catalog-sync.provider.<provider>``);
 - ``catalog-sync.items-quarantined``: a batch of pages left items in ``failures``
   (resource ``catalog-sync.pipeline.<pipeline>``, related ``catalog-sync.run.<run_id>``);
+- ``catalog-sync.drift-found``: a drift check found the target differing from the ledger or the source,
+  with counts and examples (resource ``catalog-sync.pipeline.<pipeline>``, related the run);
 - ``catalog-sync.run-summary``: a run ended, with its status, duration, counters and failure reasons
   (resource ``catalog-sync.run.<run_id>``, related ``catalog-sync.pipeline.<pipeline>``).
 
@@ -17,10 +19,12 @@ from typing import Any
 
 from prefect.events import emit_event
 
+from sync_core.engine.drift import DriftReport
 from sync_core.engine.job import SyncCounts
 from sync_core.engine.runs import COUNTERS
 
 log = logging.getLogger(__name__)
+DRIFT_FOUND_EVENT = "catalog-sync.drift-found"
 
 
 def _scalars(data: dict[str, Any]) -> dict[str, Any]:
@@ -89,3 +93,18 @@ def emit_run_summary(summary: dict[str, Any]) -> None:
         payload,
         [_pipeline(summary["pipeline"], "pipeline")],
     )
+
+
+def emit_drift_found(run_id: int, report: DriftReport, repaired: dict[str, int] | None) -> None:
+    """``catalog-sync.drift-found`` with the counts and examples; nothing when no value drifted."""
+    if not report.drifted:
+        return
+    payload: dict[str, Any] = {
+        "run_id": run_id,
+        "counts": report.counts(),
+        "compared": report.comparison.values,
+        "sample": report.comparison.items if report.sampled_of is not None else None,
+        "examples": report.examples(),
+        "repaired": repaired,
+    }
+    _emit(DRIFT_FOUND_EVENT, _pipeline(report.pipeline), payload, [_run(run_id, "run")])

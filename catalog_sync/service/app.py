@@ -8,7 +8,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, Depends, FastAPI
 from starlette.types import ASGIApp
 
-from catalog_sync.service import metrics, operations, search, triggers
+from catalog_sync.service import items, metrics, operations, search, triggers
 from catalog_sync.service.auth import READ_REFUSALS, install_auth
 from catalog_sync.service.deps import ProcessSettings, require_read
 from catalog_sync.service.docs import install_docs
@@ -31,6 +31,8 @@ products searches.
 * `/runs`, `/failures`: recent rows as JSON
 * `/metrics`: Prometheus text format; answers 200 with `catalog_sync_database_up 0` when the database is down
 * `POST /pipelines/{name}/runs`: start a run of a pipeline's deployment on the Prefect server (202)
+* `/items/{pipeline}/{key}`: one item's story (source values, rule, what the target holds, the writes, open
+  failures), as `catalog-sync explain` tells it; it needs the token always
 
 **Access.** Endpoints that change something need `Authorization: Bearer <API_TOKEN>` and answer 503 while
 API_TOKEN is not set (a webhook receiver checks its provider's key instead); the read-only ones need it only
@@ -81,6 +83,7 @@ def create_app(settings_loader: Callable[[], Settings] = load_settings) -> FastA
     reads(operations.router)
     reads(metrics.router)
     app.include_router(triggers.router)  # its routes change something: WriteAccess, token always
+    app.include_router(items.router)  # an item's history: WriteAccess too, token always
     for spec in pipelines().values():  # endpoints of their own (a webhook receiver, a read API)
         if spec.service is not None:
             imported(spec.service)(app)

@@ -12,12 +12,25 @@ from collections.abc import Callable, Sequence
 
 from sync_core.db import session_scope
 from sync_core.engine.failures import NewFailure, has_open_failures, record_failures, resolve
-from sync_core.engine.job import DIFF_SAMPLE, ITEM_COUNTERS, Job, JournalNote, Mapped, RunContext, SyncCounts
+from sync_core.engine.guard import Suspect, Thresholds, split
+from sync_core.engine.held import park
+from sync_core.engine.job import (
+    DIFF_SAMPLE,
+    ITEM_COUNTERS,
+    Job,
+    JournalNote,
+    Mapped,
+    RunContext,
+    SyncCounts,
+    TargetState,
+)
+from sync_core.engine.ledger import load_ledger_values
 from sync_core.engine.plan import plan_writes
 from sync_core.engine.progress import PagesTold
 from sync_core.engine.recorder import GroupRecorder
 from sync_core.engine.runs import add_counts, record_journal
 from sync_core.models import SourcePage, Write, WriteOutcome, fingerprint
+from sync_core.targets.remote import RemoteTarget
 
 
 class RunAborted(Exception):
@@ -56,6 +69,10 @@ def sync_batch(
     rejects = reject_failures(job.map_context, pages)
     prepared = job.prepare(pages, dry_run=dry_run)
     mapped = job.map(pages, prepared)
+    if not dry_run:  # what the source gave, for `catalog-sync explain`: one bulk upsert
+        from sync_core.engine.snapshots import record_snapshots
+
+        record_snapshots(ctx, job, pages, mapped)
     counts = SyncCounts(
         fetched=sum(len(p.records) + len(p.rejects) for p in pages) + mapped.skipped_unread,
         mapped=mapped.mapped,
@@ -68,6 +85,8 @@ def sync_batch(
     known = target.known(mapped.desired)
     plan = plan_writes(mapped.desired, known)
     counts.unchanged = len(plan.unchanged)
+    writes, suspects = keep_back(ctx, target, plan.writes, park_them=not dry_run)
+    counts.reasons.update(f"guard:{s.reason}" for s in suspects)
     if dry_run:  # what would be pushed, with a sample of it (a real run keeps no values: they can be large)
         counts.pushed = len(plan.writes)
         counts.diffs = [
@@ -76,11 +95,71 @@ def sync_batch(
         ]
         told.all()
         return counts
-
     # Resolving is an UPDATE per part; with no open failure at all (the usual case) it is skipped.
     resolving = has_open_failures(url, pipeline=ctx.key)
+    outcome, refused = send(ctx, target, writes, resolving=resolving, told=told)
+    counts.pushed = len(outcome.succeeded)
+    counts.inserted = sum((w.target_key, w.kind) not in known for w in outcome.succeeded)
+    counts.failed += len(refused)
+    counts.reasons.update(
+        f"{'push' if row.context.startswith('push:') else 'invalid'}:{row.reason}" for row in refused
+    )
+    refused_keys = {row.item_key for row in refused}
+    mapped.clean = [key for key in mapped.clean if key not in refused_keys]  # a refused row stays quarantined
+    _record_batch(
+        ctx, job, mapped, rejects + mapped.failures, refused, plan.unchanged, resolving, outcome, counts
+    )
+    told.all()
+    stop_if_fatal(ctx, target, outcome)
+    return counts
 
-    planned = len(plan.writes)
+
+def written_notes(
+    noun: str | None, succeeded: Sequence[Write], failures: Sequence[NewFailure]
+) -> list[JournalNote]:
+    """Journal entries of writes: "<noun>_<kind>_updated" per kind written (when the job names a noun), and
+    "item_failed" per failure."""
+    notes: list[JournalNote] = []
+    for kind in sorted({w.kind for w in succeeded}) if noun else ():
+        keys = [w.target_key for w in succeeded if w.kind == kind]
+        notes.append((f"{noun}_{kind}_updated", None, {"count": len(keys), "variants": keys[:50]}))
+    notes.extend(
+        ("item_failed", f.item_key, {"context": f.context, "reason": f.reason, "error": f.message[:300]})
+        for f in failures
+    )
+    return notes
+
+
+def keep_back(
+    ctx: RunContext, target: TargetState, writes: list[Write], *, park_them: bool
+) -> tuple[list[Write], list[Suspect]]:
+    """(writes to send now, writes the guardrail keeps back) of a batch, the latter parked as the run's
+    deferred writes when ``park_them`` (they wait for its verdict: sync_core.engine.settle). None is kept back
+    when the pipeline declares no guard or its target keeps no ledger."""
+    guard = ctx.pipeline.guard
+    if guard is None or not isinstance(target, RemoteTarget) or not writes:
+        return writes, []
+    url = ctx.settings.database_url
+    before = load_ledger_values(url, target=target.name, writes=writes, kinds=guard.kinds)
+    ordinary, suspects = split(guard, Thresholds.of(ctx.settings), writes, before)
+    if suspects and park_them and ctx.run_id is not None:
+        park(url, run_id=ctx.run_id, pipeline=ctx.key, target=target.name, suspects=suspects)
+    return ordinary, suspects
+
+
+def send(
+    ctx: RunContext,
+    target: TargetState,
+    writes: Sequence[Write],
+    *,
+    resolving: bool,
+    told: PagesTold | None = None,
+) -> tuple[WriteOutcome, list[NewFailure]]:
+    """Apply ``writes``, recording each part as it lands (ledger, the failures it ends, the failures it adds);
+    (the outcome, the failure rows of the writes the target refused). ``resolving``: whether open failures
+    may end (with none open, the UPDATE per part is skipped)."""
+    url = ctx.settings.database_url
+    planned = len(writes)
     refused: list[NewFailure] = []  # the failure rows of the writes the target refused, made as they land
 
     def record_parts(parts: Sequence[WriteOutcome]) -> None:
@@ -97,33 +176,36 @@ def sync_batch(
                 retry_base_s=ctx.settings.failure_retry_base_s,
             )
         refused.extend(failures)
-        told.share(len(succeeded) + len(failures), planned)
+        if told is not None:
+            told.share(len(succeeded) + len(failures), planned)
 
     # What lands is recorded within a fraction of a second, a group of parts a transaction (engine.recorder).
     recorder = GroupRecorder(record_parts)
     try:
-        outcome = target.apply(plan.writes, on_outcome=recorder.add)
+        outcome = target.apply(writes, on_outcome=recorder.add)
     except BaseException:
         recorder.flush()  # what landed before the error is recorded, so a rerun does not send it again
         raise
     recorder.close()
-    counts.pushed = len(outcome.succeeded)
-    counts.inserted = sum((w.target_key, w.kind) not in known for w in outcome.succeeded)
-    counts.failed += len(refused)
-    counts.reasons.update(
-        f"{'push' if row.context.startswith('push:') else 'invalid'}:{row.reason}" for row in refused
-    )
-    refused_keys = {row.item_key for row in refused}
-    mapped.clean = [key for key in mapped.clean if key not in refused_keys]  # a refused row stays quarantined
-    _record_batch(
-        ctx, job, mapped, rejects + mapped.failures, refused, plan.unchanged, resolving, outcome, counts
-    )
-    told.all()
+    return outcome, refused
+
+
+def record_sent(ctx: RunContext, job: Job, outcome: WriteOutcome, refused: Sequence[NewFailure]) -> None:
+    """The journal and counters of writes sent outside a batch (kept back, released, repaired): the failures of
+    the refused ones were recorded as their parts landed (``send``)."""
+    url = ctx.settings.database_url
+    notes = written_notes(job.journal_noun, outcome.succeeded, refused)
+    record_journal(url, run_id=ctx.run_id, pipeline=ctx.key, entries=notes)
+    if ctx.run_id is not None:
+        add_counts(url, run_id=ctx.run_id, pushed=len(outcome.succeeded), failed=len(refused))
+
+
+def stop_if_fatal(ctx: RunContext, target: TargetState, outcome: WriteOutcome) -> None:
+    """RunAborted when a write failed in a way that makes going on pointless (circuit open, bad key)."""
     fatal = [f for f in outcome.failed if issubclass(f.error, target.fatal)]
     if fatal:
         names = ", ".join(sorted({f.error.__name__ for f in fatal}))
         raise RunAborted(f"{ctx.pipeline.name} writes stopped: {names} ({fatal[0].message})")
-    return counts
 
 
 def _record_batch(
@@ -153,17 +235,7 @@ def _record_batch(
         record_failures(
             session, pipeline=ctx.key, failures=failures, retry_base_s=ctx.settings.failure_retry_base_s
         )
-    notes: list[JournalNote] = []
-    if job.journal_noun:
-        for kind in sorted({w.kind for w in outcome.succeeded}):
-            keys = [w.target_key for w in outcome.succeeded if w.kind == kind]
-            notes.append(
-                (f"{job.journal_noun}_{kind}_updated", None, {"count": len(keys), "variants": keys[:50]})
-            )
-    notes.extend(
-        ("item_failed", f.item_key, {"context": f.context, "reason": f.reason, "error": f.message[:300]})
-        for f in failures + refused
-    )
+    notes = written_notes(job.journal_noun, outcome.succeeded, failures + refused)
     notes.extend(mapped.notes)
     record_journal(url, run_id=ctx.run_id, pipeline=ctx.key, entries=notes)
     if ctx.run_id is not None:

@@ -125,6 +125,35 @@ def resolve_ids(session: Session, failure_ids: Sequence[int]) -> int:
     return len(failure_ids)
 
 
+def open_failure_count(url: str, *, pipeline: str, context: str) -> int:
+    """How many failures of ``pipeline`` in ``context`` are pending or dead."""
+    with session_scope(url) as session:
+        query = select(sa.func.count()).where(
+            col(Failure.pipeline) == pipeline,
+            col(Failure.context) == context,
+            col(Failure.status) != "resolved",
+        )
+        return int(session.exec(query).one())
+
+
+def resolve_older(url: str, *, pipeline: str, context: str, before: datetime) -> int:
+    """Resolve the open failures of ``pipeline`` in ``context`` last seen before ``before``: a complete read
+    since then did not meet them again (a record fixed at the source, or one whose key could not be read).
+    Returns how many."""
+    with session_scope(url) as session:
+        result = session.execute(
+            sa.update(Failure)
+            .where(
+                col(Failure.pipeline) == pipeline,
+                col(Failure.context) == context,
+                col(Failure.status) != "resolved",
+                col(Failure.last_failed_at) < before,
+            )
+            .values(status="resolved", resolved_at=utcnow())
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def has_open_failures(url: str, *, pipeline: str) -> bool:
     """True when any failure of the pipeline is pending or dead (else resolving can be skipped)."""
     with session_scope(url) as session:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlmodel import Session, select
 
 from sync_core.db import session_scope
 from sync_core.engine.plan import LedgerKey
+from sync_core.json_codec import loads
 from sync_core.lookup import rows_by_keys
 from sync_core.models import Write
 from sync_core.tables import LedgerEntry, utcnow
@@ -52,3 +54,28 @@ def ledger_value(url: str, *, target: str, target_key: str, kind: str) -> Ledger
                 LedgerEntry.target == target, LedgerEntry.target_key == target_key, LedgerEntry.kind == kind
             )
         ).first()
+
+
+def load_ledger_values(
+    url: str, *, target: str, writes: Sequence[Write], kinds: Sequence[str]
+) -> dict[LedgerKey, dict[str, Any]]:
+    """(target_key, kind) → the value the target is known to hold, for those of ``writes`` of ``kinds``."""
+    wanted = {(w.target_key, w.kind) for w in writes if w.kind in kinds}
+    if not wanted:
+        return {}
+    with session_scope(url) as session:
+        rows = rows_by_keys(
+            session,
+            LedgerEntry,
+            ("target_key", "kind", "value"),
+            where={"target": target},
+            key="target_key",
+            keys={key for key, _ in wanted},
+        )
+    return {(key, kind): _json(value) for key, kind, value in rows if (key, kind) in wanted}
+
+
+def _json(value: Any) -> dict[str, Any]:
+    """A JSON column's value as the driver gives it (text on SQLite, a dict on PostgreSQL)."""
+    found: dict[str, Any] = loads(value) if isinstance(value, str | bytes) else dict(value)
+    return found

@@ -123,6 +123,13 @@ def last_finished_run(url: str, *, pipeline: str, scope: str) -> SyncRun | None:
         return session.exec(query).first()
 
 
+def runs_in_status(url: str, status: str, *, limit: int = 50) -> list[SyncRun]:
+    """The newest runs in ``status`` (e.g. "held": waiting for an operator), newest first."""
+    with session_scope(url) as session:
+        query = select(SyncRun).where(SyncRun.status == status).order_by(col(SyncRun.id).desc())
+        return list(session.exec(query.limit(limit)))
+
+
 def runs_of_flow_runs(url: str, flow_run_ids: Sequence[str]) -> list[SyncRun]:
     """The run rows of these Prefect flow runs."""
     with session_scope(url) as session:

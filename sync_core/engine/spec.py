@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sync_core.engine.drift import DriftCheck
+    from sync_core.engine.explain import Explaining
+    from sync_core.engine.guard import Guard
     from sync_core.engine.job import Job, RunContext
     from sync_core.settings import Settings
 
@@ -39,6 +42,9 @@ class Pipeline:
     flow: str = "sync-pipeline"  # the Prefect flow that runs it
     replayable: tuple[str, ...] = ()  # failure contexts `retry-failures` replays through the target
     catalogue_role: str | None = None  # role whose catalogue `sync-catalogue` re-reads (a CatalogueReader)
+    # `catalog-sync drift`: how its sides are read to compare the target with the ledger and the source
+    # (sync_core.engine.drift); None: its target can't be checked for drift yet.
+    drift: DriftCheck | None = None
     # Deployments the automations refer to, by purpose ("incremental", "retry"), as <flow>/<deployment>.
     deployments: Mapping[str, str] = field(default_factory=dict)
     # Run parameters that stand for a setting during that run (a feed URL given with --url): param → setting.
@@ -76,6 +82,14 @@ class Pipeline:
     # given the settings, a role and a name, returning the Connection (or None when it has no such one, so
     # CONNECTIONS is asked); ConfigError with a one-line reason for one it cannot use.
     connection_of: str | None = None
+    # `catalog-sync explain` and `GET /items/{pipeline}/{key}`: given the settings, how its items are told
+    # (sync_core.engine.explain.Explaining): the rule that makes the target's values of the source's, what
+    # it makes now of a source snapshot, and the table a table target writes. None: snapshots, the ledger
+    # and failures only.
+    explain: Callable[[Settings], Explaining] | None = None
+    # The guardrail (sync_core.engine.guard): which of its writes carry a stock and a price, so a run that
+    # would zero or slash too many of them is held for an operator. Only for a target that keeps a ledger.
+    guard: Guard | None = None
 
     @property
     def default_strategy(self) -> str:

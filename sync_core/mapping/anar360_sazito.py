@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -123,3 +124,57 @@ def new_product(product: SupplierProduct, rule: PriceRule, plausible: Plausible 
     return NewProduct(
         source_key=product.key, name=product.title, description=product.description, variants=tuple(variants)
     )
+
+
+def variant_snapshot(product: SupplierProduct, variant: SupplierVariant) -> dict[str, Any]:
+    """What the rules read of a variant and its product, as a source snapshot keeps it (``catalog-sync
+    explain``); :func:`snapshot_values` makes the store's values of it again."""
+    return {
+        "product": product.key,
+        "title": product.title,
+        "price": variant.price,
+        "label_price": variant.label_price,
+        "stock": variant.stock,
+        "resell_status": product.resell_status,
+        "active_shipment": product.has_active_shipment,
+        "updated_at": product.updated_at.isoformat() if product.updated_at else None,
+    }
+
+
+def snapshot_values(
+    key: str, snapshot: dict[str, Any], rule: PriceRule, plausible: Plausible = PLAUSIBLE
+) -> dict[str, Any]:
+    """Kind → the value the rules make of a variant snapshot (:func:`variant_snapshot`), ``{"error":
+    reason}`` for one they refuse."""
+    variant = SupplierVariant(key, {}, snapshot["price"], snapshot["label_price"], snapshot["stock"])
+    product = SupplierProduct(
+        snapshot["product"],
+        snapshot["title"],
+        None,
+        snapshot["resell_status"],
+        snapshot["active_shipment"],
+        None,
+        (variant,),
+    )
+    makers: dict[str, Callable[[], dict[str, Any]]] = {
+        "price": lambda: price_value(variant, rule, plausible),
+        "stock": lambda: stock_value(product, variant, plausible),
+    }
+    values: dict[str, Any] = {}
+    for kind, make in makers.items():
+        try:
+            values[kind] = make()
+        except MappingError as exc:
+            values[kind] = {"error": exc.reason}
+    return values
+
+
+def guarded_stock(value: Mapping[str, Any]) -> int | None:
+    """The stock a Sazito stock value holds for the guardrail (none when the store does not manage it)."""
+    return value.get("stock") if value.get("managed") else None
+
+
+def guarded_price(value: Mapping[str, Any]) -> int | None:
+    """The price a Sazito price value sells at: the discount price when there is one."""
+    sale = value.get("discount_price")
+    return sale if sale is not None else value.get("price")

@@ -14,18 +14,32 @@ from typing import Any
 from sync_core.connectors.anar360 import Anar360, SupplierProduct
 from sync_core.connectors.sazito import Sazito
 from sync_core.db import refresh_statistics, session_scope
+from sync_core.engine.drift import DriftCheck
+from sync_core.engine.explain import Explaining
 from sync_core.engine.failures import NewFailure
+from sync_core.engine.guard import Guard
 from sync_core.engine.job import CHECK_REUSE_S, Mapped, RunContext, Start, SyncCounts
 from sync_core.engine.ledger import record_values
 from sync_core.engine.links import Link, count_links, load_links, match_titles, save_links
 from sync_core.engine.paging import fetch_numbered
 from sync_core.engine.runs import get_cursor, set_cursor
+from sync_core.engine.snapshots import Snapshot
 from sync_core.engine.spec import SOURCE, TARGET, Pipeline
 from sync_core.engine.target_catalogue import CataloguePair, record_catalogue_page
 from sync_core.errors import MappingError, PermanentError
-from sync_core.mapping.anar360_sazito import Plausible, PriceRule, new_product, variant_writes
+from sync_core.mapping.anar360_sazito import (
+    Plausible,
+    PriceRule,
+    guarded_price,
+    guarded_stock,
+    new_product,
+    snapshot_values,
+    variant_snapshot,
+    variant_writes,
+)
 from sync_core.mapping.titles import title_key
 from sync_core.models import CatalogueItem, CataloguePage, PageRequest, SourcePage, Write
+from sync_core.settings import Settings
 from sync_core.targets.remote import RemoteTarget
 
 CURSOR_KEY = "products.window_start_ms"
@@ -167,6 +181,16 @@ class ProductsJob:
             mapped.notes.append(("skipped", None, note))
         return mapped
 
+    def snapshots(self, pages: Sequence[SourcePage], mapped: Mapped) -> list[Snapshot]:
+        """Every supplier variant read, with the store variant it was mapped to (sync_core.engine.snapshots)."""
+        targets = {w.source_key: w.target_key for w in mapped.desired}
+        return [
+            (v.key, variant_snapshot(p, v), [targets[v.key]] if v.key in targets else [])
+            for page in pages
+            for p in page.records
+            for v in p.variants
+        ]
+
     def summary(self, total: SyncCounts) -> dict[str, Any]:
         return {"created": total.created}
 
@@ -229,6 +253,27 @@ def _held_on_creation(write: Write) -> bool:
     return write.kind == "stock" or write.value["discount_price"] is None
 
 
+def explain(settings: Settings) -> Explaining:
+    """The contract's rules as configured now (SAZITO_PRICE_*, PLAUSIBLE_*), for `catalog-sync explain`."""
+    rule = PriceRule(settings.sazito_price_multiplier, settings.sazito_price_markup_percent)
+    plausible = Plausible(settings.plausible_price_max, settings.plausible_stock_max)
+    scale = f"× {rule.multiplier} × (1 + {rule.markup_percent} / 100), rounded half up to a whole unit"
+    return Explaining(
+        rule={
+            "price": f"supplier price {scale}; with a label price above the price, the label price makes the "
+            "price and the price the discount price (none when rounding makes them equal)",
+            "multiplier": rule.multiplier,
+            "markup_percent": rule.markup_percent,
+            "rounding": "ROUND_HALF_UP",
+            "stock": "0 when the product is unavailable (no active shipment, or resell status "
+            "editing-pending); unmanaged when the supplier gives no stock; else the supplier's stock",
+            "quarantine": f"a missing or negative price, a negative stock, a price above {plausible.max_price} "
+            f"or a stock above {plausible.max_stock} is never written",
+        },
+        wanted=lambda key, values: snapshot_values(key, values, rule, plausible),
+    )
+
+
 PIPELINE = Pipeline(
     name="anar360-sazito",
     title="Anar360 supplier prices and stock into a Sazito store",
@@ -239,6 +284,9 @@ PIPELINE = Pipeline(
     flow="sync-products",
     replayable=PUSH_CONTEXTS,
     catalogue_role=TARGET,
+    explain=explain,
+    drift=DriftCheck(listing="full"),  # the store's catalogue read back, the whole supplier listing
+    guard=Guard(stock_of=guarded_stock, price_of=guarded_price),
     deployments={
         "incremental": "sync-products/anar360-sazito-incremental",
         "full": "sync-products/anar360-sazito-full",

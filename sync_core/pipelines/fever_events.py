@@ -20,12 +20,14 @@ from typing import IO, Any
 
 from sync_core.connectors.fever import FeverFeed, refuse_credentials
 from sync_core.engine.batch import sync_batch
+from sync_core.engine.explain import Explaining
 from sync_core.engine.failures import NewFailure
 from sync_core.engine.job import CHECK_REUSE_S, Mapped, RunContext, Start, SyncCounts
+from sync_core.engine.snapshots import Snapshot
 from sync_core.engine.spec import SOURCE, Pipeline
 from sync_core.mapping.fever_events import PLAUSIBLE_PRICE_MAX, FeedEvent, RejectedPlan, parse_feed
 from sync_core.models import FailedWrite, PageRequest, RejectedRecord, SourcePage, Write
-from sync_core.settings import load_settings
+from sync_core.settings import Settings, load_settings
 from sync_core.tables import Event, utcnow
 from sync_core.targets.table import TableTarget
 
@@ -162,6 +164,19 @@ class FeedJob:
             skipped_unread=offline,
         )
 
+    def snapshots(self, pages: Sequence[SourcePage], mapped: Mapped) -> list[Snapshot]:
+        """Each plan read, its zones counted, and the event row it is (sync_core.engine.snapshots)."""
+        shown = ("title", "starts_at", "ends_at", "sold_out", "min_price", "max_price")
+        return [
+            (
+                e.item_key,
+                {**{n: getattr(e, n) for n in shown}, "zones": len(e.zones)},
+                [str(event_id(*e.key))],
+            )
+            for page in pages
+            for e in page.records
+        ]
+
     def summary(self, total: SyncCounts) -> dict[str, Any]:
         self.close()
         return {"inserted": total.inserted, "updated": total.pushed - total.inserted}
@@ -238,6 +253,22 @@ def store_feed(
     return result
 
 
+def explain(settings: Settings) -> Explaining:
+    """How a plan becomes its row, for `catalog-sync explain`."""
+    return Explaining(
+        rule={
+            "kept": 'plans of base plans with sell_mode="online"; an event is one plan, its id derived from '
+            "(base_plan_id, plan_id)",
+            "prices": "min_price and max_price: the lowest and highest price of the plan's zones",
+            "quarantine": "an invalid date, an end before its start, a missing attribute or a price above "
+            f"PLAUSIBLE_PRICE_MAX ({settings.plausible_price_max}): never stored",
+            "written": "only when the event's content changed; events that leave the feed stay",
+        },
+        table=Event,
+        key="id",
+    )
+
+
 PIPELINE = Pipeline(
     name=NAME,
     title="the Fever events feed into the events table behind /search",
@@ -249,4 +280,5 @@ PIPELINE = Pipeline(
     deployments={"feed": "sync-events/fever-hourly"},
     param_settings={"url": "fever_provider_url"},
     check_params=check_params,
+    explain=explain,
 )

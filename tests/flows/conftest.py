@@ -68,3 +68,28 @@ def sync_env(
     for name, value in sandbox_env(sandbox, db_url).items():
         monkeypatch.setenv(name, value)
     return sandbox
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fault matrix (tests/flows/test_fault_matrix.py) as a table, when it ran."""
+    from tests.flows.test_fault_matrix import MATRIX
+
+    if not MATRIX:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("fault matrix")
+    header = ("pipeline", "fault", "hit", "faulted run", "next run", "oracle", "twice", "seconds")
+    widths = (30, 14, 4, 18, 16, 7, 6, 10)
+    write("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    for row in sorted(MATRIX, key=lambda r: (r.pipeline, r.fault)):
+        cells = (
+            row.pipeline,
+            row.fault,
+            str(row.spoiled),
+            row.first,
+            row.second,
+            "equal" if row.converged else "DIFFERS",
+            str(row.twice),
+            f"{row.seconds[0]:.1f}+{row.seconds[1]:.1f}",
+        )
+        write("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)))

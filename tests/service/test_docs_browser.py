@@ -32,6 +32,7 @@ OPERATIONS = [
     "/failures",
     "/metrics",
     "/pipelines/{name}/runs",
+    "/items/{pipeline}/{key}",
     "/products/search",
     "/products/categories",
     "/products/{ploomes_id}",

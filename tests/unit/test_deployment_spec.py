@@ -58,7 +58,7 @@ def test_a_parameter_the_flow_does_not_take_fails_validation() -> None:
 
 def test_the_deployments_the_issue_and_the_automations_name_exist() -> None:
     names = deployment_names(ROOT)
-    assert len(names) == len(set(names)) == 14
+    assert len(names) == len(set(names)) == 16
     assert {
         INCREMENTAL,
         RETRY,
@@ -71,6 +71,8 @@ def test_the_deployments_the_issue_and_the_automations_name_exist() -> None:
         "sync-all-stores/every-4h",
         "sync-store/on-demand",
         "check-alerts/hourly",
+        "check-drift/weekly",
+        "release-held/on-demand",
     } <= set(names)
     # read from the pipelines' declarations
     assert set(automated_deployments()) == {INCREMENTAL, RETRY, INGRAM_RETRY, PLOOMES_INCREMENTAL}
@@ -86,6 +88,8 @@ def test_the_deployments_the_issue_and_the_automations_name_exist() -> None:
         "sync-all-stores",
         "sync-store",
         "check-alerts",
+        "check-drift",
+        "release-held",
     }
 
 

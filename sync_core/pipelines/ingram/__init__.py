@@ -11,11 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from sync_core.connectors.ingram import IngramCatalog
+from sync_core.engine.explain import Explaining
 from sync_core.engine.spec import SOURCE, Pipeline
 from sync_core.errors import ConfigError
 from sync_core.pipelines.ingram.commands import MAX_BATCH, add_commands, flow_params, sync_options
 from sync_core.pipelines.ingram.job import PNA_CONTEXT, IngramJob
+from sync_core.pipelines.ingram.tables import IngramProduct
 from sync_core.pipelines.ingram.target import DETAILS_CONTEXT
+from sync_core.settings import Settings
 
 NAME = "ingram-catalogue"
 
@@ -31,6 +34,20 @@ def check_params(params: dict[str, Any]) -> None:
     shard, shards = params.get("shard"), params.get("shards")
     if shard is not None and not 1 <= int(shard) <= int(shards or 1):
         raise ConfigError(f"shard must be 1 to {shards or 1}, not {shard}")
+
+
+def explain(settings: Settings) -> Explaining:
+    """How a part's row is made, for `catalog-sync explain`."""
+    return Explaining(
+        rule={
+            "row": "price and availability as Ingram Micro answers them, every run; written only when they "
+            "changed",
+            "details": "fetched again when new or older than INGRAM_DETAILS_MAX_AGE_DAYS",
+            "details_max_age_days": settings.ingram_details_max_age_days,
+        },
+        table=IngramProduct,
+        key="ingram_part_number",
+    )
 
 
 PIPELINE = Pipeline(
@@ -54,4 +71,5 @@ PIPELINE = Pipeline(
     flow_params=flow_params,
     commands=add_commands,
     demo="flows.demo_ingram:run_demo",
+    explain=explain,
 )

@@ -31,6 +31,7 @@ from sync_core.engine.job import CHECK_REUSE_S, Mapped, RunContext, Start, SyncC
 from sync_core.engine.pool import thread_pool
 from sync_core.engine.replay import REPLAY_BATCH
 from sync_core.engine.runs import aware
+from sync_core.engine.snapshots import Snapshot
 from sync_core.engine.spec import SOURCE
 from sync_core.models import PageRequest, RejectedRecord, SourcePage
 from sync_core.pipelines.ingram.mapping import PartRecord, details_stale, details_value, part_write
@@ -39,6 +40,8 @@ from sync_core.pipelines.ingram.target import DETAILS_CONTEXT, IngramTable
 from sync_core.pipelines.ingram.tracking import tracked_numbers
 from sync_core.tables import utcnow
 
+# What a part's source snapshot keeps of Ingram Micro's answer (`catalog-sync explain`).
+SNAPSHOT = ("customer_price", "retail_price", "map_price", "currency", "total_availability", "status_code")
 PNA_CONTEXT = "pna"  # the failure context of a part the price-and-availability call did not know
 MAX_BATCH = 50  # part numbers a price-and-availability call may carry (the contract)
 REASONS = {
@@ -242,6 +245,10 @@ class IngramJob:
         mapped.reasons.update(f"details:{f.reason}" for f in failures)
         return mapped
 
+    def snapshots(self, pages: Sequence[SourcePage], mapped: Mapped) -> list[Snapshot]:
+        """Each part priced, as Ingram Micro answered (sync_core.engine.snapshots)."""
+        return [(r.priced.part, _snapshot(r), [r.priced.part]) for page in pages for r in page.records]
+
     def progress_notes(self) -> dict[str, Any]:
         """What `catalog-sync monitor` shows beside the pages: batches fetched of all (price and availability,
         then details), parts priced, details, requests, 429s and the time spent waiting on the rate limit."""
@@ -282,3 +289,11 @@ class IngramJob:
 
     def close(self) -> None:
         return None
+
+
+def _snapshot(record: PartRecord) -> dict[str, Any]:
+    """A part's price and availability, and what became of its details this run."""
+    fate = "fetched" if record.details_fresh else "as stored"
+    if record.details_error is not None:
+        fate = f"failed: {record.details_error.code}"
+    return {**{name: getattr(record.priced, name) for name in SNAPSHOT}, "details": fate}

@@ -12,11 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from sync_core.connectors.ploomes import PloomesCatalog
+from sync_core.engine.explain import Explaining
 from sync_core.engine.spec import SOURCE, Pipeline
 from sync_core.errors import ConfigError
 from sync_core.pipelines.ploomes import tables as tables
 from sync_core.pipelines.ploomes.commands import add_commands, flow_params, sync_options
 from sync_core.pipelines.ploomes.job import STRATEGIES, PloomesJob, check_params, preflight
+from sync_core.pipelines.ploomes.rules import BUILT_IN
+from sync_core.settings import Settings
 
 NAME = "ploomes-products"
 DEPLOYMENTS = {"incremental": "sync-ploomes/ploomes-every-15m", "batch": "sync-ploomes/ploomes-nightly"}
@@ -39,6 +42,22 @@ def trigger(fields: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return DEPLOYMENTS.get(strategy, DEPLOYMENTS["incremental"]), params
 
 
+def explain(settings: Settings) -> Explaining:
+    """How a product's row is made, for `catalog-sync explain`."""
+    return Explaining(
+        rule={
+            "classification": "product type and category: the first rule of the rules file whose code "
+            "prefix, group and family match; subcategory: the family's name",
+            "rules_file": str(settings.ploomes_rules_file or BUILT_IN),
+            "currency": "the rules file's code for the product's currency id",
+            "written": "only when the row's content changed (its version goes up); a product Ploomes no "
+            "longer has is kept, inactive",
+        },
+        table=tables.PloomesProduct,
+        key="ploomes_id",
+    )
+
+
 PIPELINE = Pipeline(
     name=NAME,
     title="Ploomes CRM products into ploomes_products (real-time, incremental, batch; webhooks)",
@@ -59,4 +78,5 @@ PIPELINE = Pipeline(
     preflight=preflight,
     service="sync_core.pipelines.ploomes.service:install",
     serve_loop="sync_core.pipelines.ploomes.drain:drain_forever",
+    explain=explain,
 )

@@ -27,6 +27,7 @@ from sync_core.connectors.ploomes import Keyset, PloomesCatalog
 from sync_core.connectors.ploomes_wire import BadRecord, ProductRecord
 from sync_core.engine.job import CHECK_REUSE_S, Mapped, RunContext, Start, SyncCounts
 from sync_core.engine.runs import aware, get_cursor, last_finished_run, since_watermark
+from sync_core.engine.snapshots import Snapshot
 from sync_core.engine.spec import SOURCE
 from sync_core.errors import ConfigError
 from sync_core.models import PageRequest, RejectedRecord, SourcePage
@@ -230,6 +231,12 @@ class PloomesJob:
             product_write(r, groups=self.groups, families=self.families, rules=self.rules) for r in records
         ]
         return Mapped(desired=writes, clean=[w.source_key for w in writes], mapped=len(writes))
+
+    def snapshots(self, pages: Sequence[SourcePage], mapped: Mapped) -> list[Snapshot]:
+        """Each product read: what the rules classify it by, and its price (sync_core.engine.snapshots)."""
+        shown = ("name", "code", "group_id", "family_id", "currency_id", "unit_price", "updated_at")
+        records: list[ProductRecord] = [r for page in pages for r in page.records]
+        return [(str(r.id), {n: getattr(r, n) for n in shown}, [str(r.id)]) for r in records]
 
     def progress_notes(self) -> dict[str, Any]:
         """What `catalog-sync monitor` shows beside the pages: products read, unreadable, requests, 429s."""

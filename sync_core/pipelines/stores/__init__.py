@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from sync_core.engine.explain import Explaining
 from sync_core.engine.spec import SOURCE, Pipeline
 from sync_core.errors import ConfigError
 from sync_core.pipelines.stores import tables as tables
 from sync_core.pipelines.stores.commands import add_commands, flow_params, sync_options
 from sync_core.pipelines.stores.job import STRATEGIES, StoreJob
 from sync_core.pipelines.stores.platforms import StoreSource
+from sync_core.settings import Settings
 
 NAME = "store-inventory"
 DEPLOYMENTS = {"all": "sync-all-stores/every-4h", "alerts": "check-alerts/hourly"}
@@ -36,6 +38,19 @@ def trigger(fields: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if fields.get("ids") or fields.get("category"):
         raise ConfigError("store-inventory takes no ids or category: it syncs every active store")
     return DEPLOYMENTS["all"], {"strategy": strategy, "dry_run": bool(fields.get("dry_run"))}
+
+
+def explain(settings: Settings) -> Explaining:
+    """How an item's row is made, for `catalog-sync explain` (its key: ``<store>/<variant id>``)."""
+    return Explaining(
+        rule={
+            "row": "the store's item as read: prices to 4 decimals, stock only when the store manages it "
+            "(Shopify: summed over its active locations)",
+            "removed": "a full read that no longer finds the item marks it removed",
+        },
+        table=tables.InventoryItem,
+        key="item_key",
+    )
 
 
 PIPELINE = Pipeline(
@@ -55,4 +70,5 @@ PIPELINE = Pipeline(
     demo="flows.demo_stores:run_demo",
     service="sync_core.pipelines.stores.api:install",
     connection_of="sync_core.pipelines.stores.integrations:connection_of",
+    explain=explain,
 )

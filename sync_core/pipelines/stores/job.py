@@ -22,8 +22,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sync_core.connectors.store_items import ItemPage, StoreItem, StoreReader
+from sync_core.engine.failures import open_failure_count, resolve_older
 from sync_core.engine.job import CHECK_REUSE_S, Mapped, RunContext, Start, SyncCounts
 from sync_core.engine.runs import aware, get_cursor, last_finished_run, since_watermark
+from sync_core.engine.snapshots import Snapshot
 from sync_core.engine.spec import SOURCE
 from sync_core.models import PageRequest, RejectedRecord, SourcePage
 from sync_core.pipelines.stores.mapping import item_key, item_write
@@ -48,6 +50,9 @@ def choose_strategy(settings: Settings, key: str, platform: str) -> tuple[str, s
     finished = aware(last_full.finished_at) if last_full is not None else None
     if finished is None or not get_cursor(url, pipeline=key, key=CURSOR):
         return "full", "no complete read yet"
+    unread = open_failure_count(url, pipeline=key, context=MAP_CONTEXT)
+    if unread:  # an incremental read would not ask for them again until they change
+        return "full", f"{unread} item(s) could not be read last time: a full read takes them again"
     age = utcnow() - finished
     if platform == "woocommerce" and age >= timedelta(minutes=settings.woo_full_read_minutes):
         return "full", (
@@ -134,6 +139,13 @@ class StoreJob:
         writes = [item_write(self.integration, item) for item in items]
         return Mapped(desired=writes, clean=[w.source_key for w in writes], mapped=len(writes))
 
+    def snapshots(self, pages: Sequence[SourcePage], mapped: Mapped) -> list[Snapshot]:
+        """Each item read, as the store gave it (sync_core.engine.snapshots)."""
+        shown = ("sku", "price", "compare_at_price", "stock", "managed", "updated_at")
+        items: list[StoreItem] = [item for page in pages for item in page.records]
+        keys = [item_key(self.integration, item.variant_id) for item in items]
+        return [(k, {n: getattr(i, n) for n in shown}, [k]) for k, i in zip(keys, items, strict=True)]
+
     def progress_notes(self) -> dict[str, Any]:
         """What `catalog-sync monitor` shows beside the pages."""
         with self._lock:
@@ -150,6 +162,9 @@ class StoreJob:
             removed = self.target.mark_removed(
                 self.integration, unseen_since=self.started_at, keep=self.rejected
             )
+            # What the complete read did not meet again is over (its key may have been unreadable).
+            url = self.ctx.settings.database_url
+            resolve_older(url, pipeline=self.ctx.key, context=MAP_CONTEXT, before=self.started_at)
         return {
             "store": self.integration,
             "platform": self.platform,
