@@ -79,7 +79,13 @@ def _terminal_and_file(log_file: str) -> None:
     root = logging.getLogger()
     for handler in root.handlers:
         if isinstance(handler, PrefectConsoleHandler):
-            handler.setStream(sys.stdout)
+            # Not setStream: it flushes the stream it replaces, which a caller may have closed (a run before
+            # this one in the same process, whose stdout was a capture).
+            handler.acquire()
+            try:
+                handler.stream = sys.stdout
+            finally:
+                handler.release()
             handler.console.file = sys.stdout
             if handler.formatter is not None and not isinstance(handler.formatter, WithoutTraceback):
                 handler.setFormatter(WithoutTraceback(handler.formatter))

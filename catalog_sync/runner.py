@@ -64,6 +64,8 @@ def print_summary(summary: dict[str, Any], out: Any = None) -> None:
     skip = {"diffs", "reasons", "replay", "started_at", "finished_at", "flow_run_id"}
     for name, value in summary.items():
         if name not in skip and value is not None:
+            if isinstance(value, dict):  # e.g. the guardrail's numbers: "stock_zeroed 0, price_drops 0"
+                value = ", ".join(f"{key} {item}" for key, item in value.items())
             print(f"  {name:<12} {value}", file=out)
     for group in ("reasons", "replay"):
         for reason, n in sorted((summary.get(group) or {}).items()):

@@ -62,9 +62,12 @@ def forward_to_prefect(kind: str, data: dict[str, Any]) -> None:
 
 
 def quarantined_reasons(result: SyncCounts) -> dict[str, int]:
-    """The reasons of a result's failed items (mapping and refused writes); skipped items are not failures."""
+    """The reasons of a result's failed items (mapping and refused writes); skipped items and writes the
+    guardrail kept back are not failures."""
     return {
-        reason: n for reason, n in sorted(result.reasons.items()) if n and not reason.startswith("skipped:")
+        reason: n
+        for reason, n in sorted(result.reasons.items())
+        if n and not reason.startswith(("skipped:", "guard:"))
     }
 
 

@@ -79,15 +79,38 @@ def settle(ctx: RunContext, job: Job, *, scope: str, total: SyncCounts, dry_run:
     )
     found = verdict(limits, measures)
     entry: dict[str, Any] = dict(found.numbers)
+    # A pipeline's first sync weighs the target as it found it, not a day the source had before: it holds
+    # nothing (the store may well be stale), and says so.
+    first = not _synced_before(url, ctx.key, ctx.pipeline.strategies, ctx.run_id)
+    if first:
+        entry["first_sync"] = True
     if dry_run:
-        entry["would_hold"] = list(found.reasons)
+        entry["would_hold"] = [] if first else list(found.reasons)
         return Settled(entry=entry)
-    if found.tripped:
+    if found.tripped and not first:
         entry["held_writes"] = mark_run(url, run_id=ctx.run_id, was=DEFERRED, status=HELD)
         entry["reasons"] = list(found.reasons)
         return Settled(found.reasons, entry)
     entry["sent_after_check"] = _send_rows(ctx, job, rows, done=SENT)
     return Settled(entry=entry)
+
+
+def _synced_before(url: str, key: str, strategies: tuple[str, ...], run_id: int) -> bool:
+    """Whether a sync of ``key`` (a run of one of its ``strategies``) ended before this one, its writes
+    applied."""
+    with session_scope(url) as session:
+        query = (
+            select(SyncRun.id)
+            .where(
+                SyncRun.pipeline == key,
+                col(SyncRun.status).in_(BASELINE_STATUSES),
+                col(SyncRun.scope).in_(strategies),
+                SyncRun.dry_run == False,  # noqa: E712
+                SyncRun.id != run_id,
+            )
+            .limit(1)
+        )
+        return session.exec(query).first() is not None
 
 
 def _last_listing(url: str, key: str, scope: str, run_id: int) -> int | None:

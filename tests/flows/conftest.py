@@ -70,6 +70,20 @@ def sync_env(
     return sandbox
 
 
+@pytest.fixture
+def quick_task_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tasks' Prefect retries (2 s, then 10 s) without the waits."""
+    import sys
+
+    from prefect.tasks import Task
+
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] in ("tasks", "flows", "sync_core"):
+            for value in list(vars(module).values()):
+                if isinstance(value, Task) and value.retry_delay_seconds:
+                    monkeypatch.setattr(value, "retry_delay_seconds", [0.0, 0.0])
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The fault matrix (tests/flows/test_fault_matrix.py) as a table, when it ran."""
     from tests.flows.test_fault_matrix import MATRIX

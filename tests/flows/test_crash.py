@@ -26,6 +26,7 @@ from sync_core.tables import LedgerEntry, SyncRun
 from tests.flows.conftest import sandbox_env
 
 pytestmark = pytest.mark.e2e
+# On PostgreSQL, what production runs on (the fault matrix kills every pipeline mid-run on SQLite).
 
 
 @pytest.fixture
@@ -84,6 +85,7 @@ CURSOR = "products.window_start_ms"
         ("incremental", signal.SIGTERM),
     ],
 )
+@pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_interrupted_run_then_rerun_converges_without_duplicate_writes(
     sync_env: SandboxHandle, db_url: str, tmp_path: Path, scope: str, sig: signal.Signals
 ) -> None:

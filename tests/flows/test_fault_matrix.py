@@ -160,6 +160,7 @@ def test_fault(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     prefect_server: None,
+    quick_task_retries: None,
 ) -> None:
     started = time.monotonic()
     terminal = io.StringIO()

@@ -16,6 +16,8 @@ from sync_core.sandbox.verify import verify_store
 from sync_core.tables import Failure
 
 pytestmark = pytest.mark.e2e
+# The slowest cases on PostgreSQL only (production's store); tests/flows/test_fault_matrix.py drives every
+# pipeline through each fault on SQLite.
 
 
 @pytest.fixture
@@ -25,6 +27,7 @@ def sandbox_config() -> SandboxConfig:
     )
 
 
+@pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_five_percent_5xx_and_429_bursts_still_converge(
     sync_env: SandboxHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -18,6 +18,8 @@ from sync_core.settings import load_settings
 from tests.operations.processes import webhook_receiver
 
 pytestmark = pytest.mark.e2e
+# The operator's paths on PostgreSQL (production's store); a normal day on both, and the command line's held
+# run on SQLite (tests/flows/test_cli_guardrail.py).
 
 
 def zero_every_stock(sandbox: SandboxHandle) -> int:
@@ -45,6 +47,7 @@ def test_a_normal_day_never_trips_it(sync_env: SandboxHandle) -> None:
     assert verify_store(sync_env.state).ok
 
 
+@pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_every_stock_zero_holds_the_run_with_nothing_sent_then_release_sends_it(
     sync_env: SandboxHandle, db_url: str
 ) -> None:
@@ -69,6 +72,7 @@ def test_every_stock_zero_holds_the_run_with_nothing_sent_then_release_sends_it(
     assert again["pushed"] == 0 and again["status"] == "partial"
 
 
+@pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_a_held_run_alerts_and_discard_drops_its_writes(
     sync_env: SandboxHandle, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -92,6 +96,7 @@ def test_a_held_run_alerts_and_discard_drops_its_writes(
         discard(db_url, held["run_id"])
 
 
+@pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_an_empty_listing_holds_a_full_run(sync_env: SandboxHandle) -> None:
     first = sync_products(scope="full")
     with sync_env.state.lock:
@@ -104,6 +109,7 @@ def test_an_empty_listing_holds_a_full_run(sync_env: SandboxHandle) -> None:
     assert sync_env.state.stats()["variant_writes"] == 0
 
 
+@pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_a_dry_run_says_what_would_trip(sync_env: SandboxHandle, db_url: str) -> None:
     sync_products(scope="full")
     zero_every_stock(sync_env)
@@ -113,6 +119,7 @@ def test_a_dry_run_says_what_would_trip(sync_env: SandboxHandle, db_url: str) ->
     assert dry["reasons"]["guard:stock-zeroed"] > 0
 
 
+@pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_drift_repair_leaves_what_the_guardrail_would_keep_back_to_a_sync(sync_env: SandboxHandle) -> None:
     from flows.check_drift import check_drift
 

@@ -415,20 +415,6 @@ def summary_table(scan: Scan, hits: list[tuple[str, str, str, str, str]]) -> str
     return "\n".join(lines)
 
 
-@pytest.fixture
-def quick_task_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The tasks' Prefect retries (2 s, then 10 s) without the waits."""
-    import sys
-
-    from prefect.tasks import Task
-
-    for name, module in list(sys.modules.items()):
-        if name.split(".")[0] in ("tasks", "flows", "sync_core"):
-            for value in list(vars(module).values()):
-                if isinstance(value, Task) and value.retry_delay_seconds:
-                    monkeypatch.setattr(value, "retry_delay_seconds", [0.0, 0.0])
-
-
 # On PostgreSQL only (what production runs on): on SQLite the same scan takes over two minutes of CI, since the
 # Prefect test server's own SQLite file serialises the many short runs, and stores the same rows.
 @pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)

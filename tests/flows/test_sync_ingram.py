@@ -26,6 +26,8 @@ from sync_core.tables import ExternalRequest, Failure, JournalEntry, SyncRun
 from tests.flows.conftest import ingram_env, sandbox_env
 
 pytestmark = pytest.mark.e2e
+# The slowest cases on PostgreSQL only (production's store); tests/flows/test_fault_matrix.py drives every
+# pipeline through each fault on SQLite.
 PIPELINE = "ingram-catalogue"
 
 
@@ -126,6 +128,7 @@ def faulty_config() -> SandboxConfig:
     )
 
 
+@pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_faults_end_correct_with_the_providers_messages_and_no_secret_stored(
     faulty_config: SandboxConfig,
     db_url: str,

@@ -21,6 +21,8 @@ from sync_core.sandbox.store_oracles import compare_inventory, sazito_inventory,
 from sync_core.settings import load_settings
 
 pytestmark = pytest.mark.e2e
+# The slowest cases on PostgreSQL only (production's store); tests/flows/test_fault_matrix.py drives every
+# pipeline through each fault on SQLite.
 CLEAN: dict[str, list[Any]] = {"missing": [], "extra": [], "differing": []}
 
 
@@ -87,6 +89,7 @@ def test_items_gone_from_the_store_are_marked_removed_and_come_back(
     assert not any(i.removed for i in items(db_url, "saz"))
 
 
+@pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_one_store_refusing_its_key_leaves_the_others_synced(
     sync_env: SandboxHandle, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -123,6 +126,7 @@ def add_store(sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch, platform:
 PLATFORMS = ("shopify", "woocommerce", "sazito")
 
 
+@pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_every_platform_syncs_in_sync_all_stores_then_only_changes_are_written(
     sync_env: SandboxHandle, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -152,6 +156,7 @@ def test_every_platform_syncs_in_sync_all_stores_then_only_changes_are_written(
     assert compare_inventory(db_url, "sho-shop", store_oracle(sync_env.state, "shopify")) == CLEAN
 
 
+@pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_a_store_answering_5xx_fails_alone_on_its_log_in_health_and_its_own_circuit(
     sync_env: SandboxHandle, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
