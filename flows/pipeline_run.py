@@ -83,7 +83,12 @@ def run_pipeline(
                 total.failed,
             )
         progress.finish()  # 100%; a run stopped by an exception leaves it where it got to
-        settled = settle_run(run.id, strategy, quote(total), dry_run)  # type: ignore[call-overload]
+        # The guardrail's verdict on the writes it kept back (only a guarded pipeline keeps any back).
+        settled = (
+            settle_run(run.id, strategy, quote(total), dry_run)  # type: ignore[call-overload]
+            if spec.guard is not None
+            else None
+        )
         if settled is not None:
             run.extra["guard"] = settled.entry
             run.hold(settled.held)

@@ -260,7 +260,7 @@ class HeldWrite(SQLModel, table=True):
     value: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
     before: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
     reason: str = Field(max_length=32)  # stock-zeroed | price-drop
-    status: str = Field(max_length=16)  # deferred | held | sent | released | discarded | superseded
+    status: str = Field(max_length=16)  # deferred|held|sent|released|discarded|superseded|failed|dropped
     created_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
 
 

@@ -3,8 +3,8 @@ weighed against (sync_core.engine.guard).
 
 A kept-back write is ``deferred`` while its run goes on; when the run ends it is ``sent`` (the run passed) or
 ``held`` (the run tripped the guardrail). An operator's `release` sends the held ones (``released``, or
-``superseded`` when a later write of the same item got there first) and `discard` drops them
-(``discarded``). The deferred writes of a run that never reached its end are ``dropped`` by the next run of
+``superseded`` when a later write of the same item got there first; ``failed`` when the target refused it,
+and its failure row goes to `retry-failures`) and `discard` drops them (``discarded``). The deferred writes of a run that never reached its end are ``dropped`` by the next run of
 its pipeline, which plans them again from the ledger.
 """
 
