@@ -14,14 +14,8 @@ from typing import Any
 from sync_core.errors import ConfigError
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def add_drift_command(sub: Any) -> None:
+    from catalog_sync.cli import positive_int
     from catalog_sync.sync_commands import add_wait
 
     drift = sub.add_parser(
@@ -42,7 +36,7 @@ def add_drift_command(sub: Any) -> None:
     )
     drift.add_argument(
         "--sample",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="compare a random sample of N items (the target and the source are still read whole)",
     )

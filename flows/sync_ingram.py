@@ -47,7 +47,7 @@ def _too_soon(key: str) -> str | None:
     last = last_finished_run(settings.database_url, pipeline=key, scope="full")
     if not interval or last is None or last.finished_at is None:
         return None
-    age = utcnow() - aware(last.finished_at)  # type: ignore[operator]
+    age = utcnow() - aware(last.finished_at)
     if age >= interval:
         return None
     minutes = age.total_seconds() / 60

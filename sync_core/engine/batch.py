@@ -29,6 +29,7 @@ from sync_core.engine.plan import plan_writes
 from sync_core.engine.progress import PagesTold
 from sync_core.engine.recorder import GroupRecorder
 from sync_core.engine.runs import add_counts, record_journal
+from sync_core.engine.snapshots import record_snapshots
 from sync_core.models import SourcePage, Write, WriteOutcome, fingerprint
 from sync_core.targets.remote import RemoteTarget
 
@@ -70,8 +71,6 @@ def sync_batch(
     prepared = job.prepare(pages, dry_run=dry_run)
     mapped = job.map(pages, prepared)
     if not dry_run:  # what the source gave, for `catalog-sync explain`: one bulk upsert
-        from sync_core.engine.snapshots import record_snapshots
-
         record_snapshots(ctx, job, pages, mapped)
     counts = SyncCounts(
         fetched=sum(len(p.records) + len(p.rejects) for p in pages) + mapped.skipped_unread,

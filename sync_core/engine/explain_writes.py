@@ -32,7 +32,7 @@ def pick(row: Any, names: Iterable[str]) -> dict[str, Any]:
 
 def utc(value: Any) -> Any:
     """A time as UTC ISO 8601; anything else as it is."""
-    return aware(value).isoformat() if isinstance(value, datetime) else value  # type: ignore[union-attr]
+    return aware(value).isoformat() if isinstance(value, datetime) else value
 
 
 def escape(text: str) -> str:

@@ -10,18 +10,17 @@ its pipeline, which plans them again from the ledger.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 
 from sync_core.db import session_scope
 from sync_core.engine.guard import Guard, Suspect
-from sync_core.json_codec import dumps_text, loads
+from sync_core.engine.runs import aware
+from sync_core.engine.snapshots import plain
 from sync_core.models import Write
 from sync_core.tables import HeldWrite, LedgerEntry, SyncRun, utcnow
 from sync_core.upsert import insert_rows
@@ -37,16 +36,6 @@ DEFERRED, HELD, SENT, RELEASED, DISCARDED, SUPERSEDED, DROPPED = (
 )
 
 
-def _plain(value: dict[str, Any]) -> dict[str, Any]:
-    """The value as a JSON column holds it (a Decimal or datetime as text)."""
-    try:
-        text = dumps_text(value)
-    except TypeError:
-        text = json.dumps(value, default=str)
-    plain: dict[str, Any] = loads(text)
-    return plain
-
-
 def park(url: str, *, run_id: int, pipeline: str, target: str, suspects: Sequence[Suspect]) -> None:
     """Keep ``suspects`` back as ``deferred`` writes of ``run_id``, in one insert."""
     if not suspects:
@@ -60,8 +49,8 @@ def park(url: str, *, run_id: int, pipeline: str, target: str, suspects: Sequenc
             "target_key": s.write.target_key,
             "kind": s.write.kind,
             "source_key": s.write.source_key,
-            "value": _plain(s.write.value),
-            "before": _plain(s.before),
+            "value": plain(s.write.value),
+            "before": plain(s.before),
             "reason": s.reason,
             "status": DEFERRED,
             "created_at": now,
@@ -141,12 +130,8 @@ def written_since(url: str, *, target: str, rows: Sequence[HeldWrite]) -> set[tu
     return {
         (key, kind)
         for key, kind, updated in found
-        if (key, kind) in keys and _aware(updated) > _aware(keys[(key, kind)])
+        if (key, kind) in keys and aware(updated) > aware(keys[(key, kind)])
     }
-
-
-def _aware(stamp: datetime) -> datetime:
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 def target_holds(url: str, *, target: str, guard: Guard) -> tuple[int, int]:

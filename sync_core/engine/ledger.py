@@ -18,18 +18,22 @@ from sync_core.upsert import upsert_values
 LEDGER_COLUMNS = ("target", "target_key", "kind", "fingerprint", "value", "origin", "run_id", "updated_at")
 
 
-def load_ledger(url: str, *, target: str, target_keys: Iterable[str]) -> dict[LedgerKey, str]:
-    """(target_key, kind) → fingerprint of the value the target is known to hold."""
+def _held(url: str, target: str, target_keys: Iterable[str], column: str) -> list[tuple[Any, ...]]:
+    """(target_key, kind, ``column``) of the ledger rows of ``target`` for these items, in one query."""
     with session_scope(url) as session:
-        rows = rows_by_keys(
+        return rows_by_keys(
             session,
             LedgerEntry,
-            ("target_key", "kind", "fingerprint"),
+            ("target_key", "kind", column),
             where={"target": target},
             key="target_key",
             keys=target_keys,
         )
-    return {(key, kind): fp for key, kind, fp in rows}
+
+
+def load_ledger(url: str, *, target: str, target_keys: Iterable[str]) -> dict[LedgerKey, str]:
+    """(target_key, kind) → fingerprint of the value the target is known to hold."""
+    return {(key, kind): fp for key, kind, fp in _held(url, target, target_keys, "fingerprint")}
 
 
 def record_values(
@@ -63,15 +67,7 @@ def load_ledger_values(
     wanted = {(w.target_key, w.kind) for w in writes if w.kind in kinds}
     if not wanted:
         return {}
-    with session_scope(url) as session:
-        rows = rows_by_keys(
-            session,
-            LedgerEntry,
-            ("target_key", "kind", "value"),
-            where={"target": target},
-            key="target_key",
-            keys={key for key, _ in wanted},
-        )
+    rows = _held(url, target, {key for key, _ in wanted}, "value")
     return {(key, kind): _json(value) for key, kind, value in rows if (key, kind) in wanted}
 
 

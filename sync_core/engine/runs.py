@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 COUNTERS = ("fetched", "mapped", "pushed", "unchanged", "skipped", "failed", "requests")
 
 
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: None) -> None: ...
 def aware(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; every stored time is UTC."""
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
@@ -106,15 +110,23 @@ def recent_runs(url: str, *, limit: int = 20, pipeline: str | None = None) -> li
         return list(session.exec(query))
 
 
-def last_finished_run(url: str, *, pipeline: str, scope: str) -> SyncRun | None:
-    """The newest run of ``pipeline`` in ``scope`` that ended success or partial."""
+def last_finished_run(
+    url: str,
+    *,
+    pipeline: str,
+    scope: str | Sequence[str],
+    statuses: Sequence[str] = ("success", "partial"),
+) -> SyncRun | None:
+    """The newest run of ``pipeline`` in ``scope`` (or any of several) that ended in one of ``statuses``
+    (success or partial), not a dry run."""
+    scopes = [scope] if isinstance(scope, str) else list(scope)
     with session_scope(url) as session:
         query = (
             select(SyncRun)
             .where(
                 SyncRun.pipeline == pipeline,
-                SyncRun.scope == scope,
-                col(SyncRun.status).in_(("success", "partial")),
+                col(SyncRun.scope).in_(scopes),
+                col(SyncRun.status).in_(list(statuses)),
                 SyncRun.dry_run == False,  # noqa: E712
             )
             .order_by(col(SyncRun.id).desc())

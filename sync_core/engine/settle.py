@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import col, select
-
 from sync_core.db import session_scope
 from sync_core.engine.batch import record_sent, send, stop_if_fatal
 from sync_core.engine.failures import has_open_failures
@@ -34,6 +32,7 @@ from sync_core.engine.held import (
     written_since,
 )
 from sync_core.engine.job import Job, RunContext, SyncCounts
+from sync_core.engine.runs import get_run, last_finished_run
 from sync_core.errors import ConfigError
 from sync_core.tables import HeldWrite, SyncRun
 from sync_core.targets.remote import RemoteTarget
@@ -75,13 +74,14 @@ def settle(ctx: RunContext, job: Job, *, scope: str, total: SyncCounts, dry_run:
         price_drops=reasons.get(PRICE_DROP, 0),
         priced=priced,
         listed=total.fetched if complete else None,
-        listed_before=_last_listing(url, ctx.key, scope, ctx.run_id) if complete else None,
+        listed_before=_last_listing(url, ctx.key, scope) if complete else None,
     )
     found = verdict(limits, measures)
     entry: dict[str, Any] = dict(found.numbers)
     # A pipeline's first sync weighs the target as it found it, not a day the source had before: it holds
     # nothing (the store may well be stale), and says so.
-    first = not _synced_before(url, ctx.key, ctx.pipeline.strategies, ctx.run_id)
+    strategies = ctx.pipeline.strategies
+    first = last_finished_run(url, pipeline=ctx.key, scope=strategies, statuses=BASELINE_STATUSES) is None
     if first:
         entry["first_sync"] = True
     if dry_run:
@@ -95,40 +95,11 @@ def settle(ctx: RunContext, job: Job, *, scope: str, total: SyncCounts, dry_run:
     return Settled(entry=entry)
 
 
-def _synced_before(url: str, key: str, strategies: tuple[str, ...], run_id: int) -> bool:
-    """Whether a sync of ``key`` (a run of one of its ``strategies``) ended before this one, its writes
-    applied."""
-    with session_scope(url) as session:
-        query = (
-            select(SyncRun.id)
-            .where(
-                SyncRun.pipeline == key,
-                col(SyncRun.status).in_(BASELINE_STATUSES),
-                col(SyncRun.scope).in_(strategies),
-                SyncRun.dry_run == False,  # noqa: E712
-                SyncRun.id != run_id,
-            )
-            .limit(1)
-        )
-        return session.exec(query).first() is not None
-
-
-def _last_listing(url: str, key: str, scope: str, run_id: int) -> int | None:
-    """How many items the last complete read of ``key`` listed (None: no such read yet)."""
-    with session_scope(url) as session:
-        query = (
-            select(SyncRun.fetched)
-            .where(
-                SyncRun.pipeline == key,
-                SyncRun.scope == scope,
-                col(SyncRun.status).in_(BASELINE_STATUSES),
-                SyncRun.dry_run == False,  # noqa: E712
-                SyncRun.id != run_id,
-            )
-            .order_by(col(SyncRun.id).desc())
-            .limit(1)
-        )
-        return session.exec(query).first()
+def _last_listing(url: str, key: str, scope: str) -> int | None:
+    """How many items the last complete read of ``key`` listed (None: no such read yet). The running run is
+    not one: it has not ended."""
+    run = last_finished_run(url, pipeline=key, scope=scope, statuses=BASELINE_STATUSES)
+    return run.fetched if run is not None else None
 
 
 def _send_rows(ctx: RunContext, job: Job, rows: Sequence[HeldWrite], *, done: str) -> int:
@@ -154,8 +125,7 @@ def _send_rows(ctx: RunContext, job: Job, rows: Sequence[HeldWrite], *, done: st
 
 def held_run(url: str, run_id: int) -> SyncRun:
     """The run ``run_id``, which must be held; ConfigError (one line) otherwise."""
-    with session_scope(url) as session:
-        run = session.get(SyncRun, run_id)
+    run = get_run(url, run_id=run_id)
     if run is None:
         raise ConfigError(f"there is no run {run_id} (see `catalog-sync runs`)")
     if run.status != HELD:
@@ -196,7 +166,3 @@ def finish_held(url: str, run_id: int, status: str, note: str) -> None:
             run.status = status
             run.error = f"{run.error}; {note}" if run.error else note
             session.add(run)
-
-
-def held_counts(rows: Sequence[HeldWrite]) -> dict[str, int]:
-    return dict(counts_by_reason(rows))
