@@ -31,8 +31,9 @@ def add_explain_command(sub: Any) -> None:
         "run), the rule that turns them into the target's values (e.g. multiplier, markup, rounding, stock "
         "rule) and what it makes of them now, what the ledger says the target holds (or the row a table "
         "target holds), the run that wrote it and its requests (request id, status, time), and any open "
-        "failure or held write. KEY is a source key (an Anar360 variant id, an Ingram part number, a Ploomes "
-        "id, <store>/<variant id>, <base plan>/<plan>) or a target key (a Sazito variant id, an event id). "
+        "failure or held write. KEY is the item's key at the source (a supplier's variant id or part number, a "
+        "CRM product id, <store>/<variant id>, <base plan>/<plan>) or at the target (a store's variant id, an "
+        "event id). "
         "Reads the state store only. Exit 2 when the store knows nothing of the item.",
     )
     explain.add_argument("pipeline", metavar="PIPELINE", help="a pipeline's name or command (e.g. products)")
